@@ -1,0 +1,27 @@
+"""genbench: compare generative models side by side.
+
+The public surface for plugin authors is small: decorate hook
+implementations with :data:`hookimpl`, describe models with
+:class:`ModelSpec`, and return log-likelihoods as :class:`LogLikelihood`.
+"""
+
+import pluggy
+
+from genbench.specs import BUDGETS, CAPABILITIES, LogLikelihood, ModelSpec
+
+__version__ = "0.1.0"
+
+PROJECT_NAME = "genbench"
+
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+"""Marker for hook implementations in a genbench plugin."""
+
+__all__ = [
+    "BUDGETS",
+    "CAPABILITIES",
+    "PROJECT_NAME",
+    "LogLikelihood",
+    "ModelSpec",
+    "__version__",
+    "hookimpl",
+]

@@ -1,0 +1,5 @@
+"""``python -m genbench`` runs the command line."""
+
+from genbench.cli import main
+
+main()

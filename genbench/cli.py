@@ -1,0 +1,277 @@
+"""The ``genbench`` command line. Commands parse options and call the
+library; the work lives in the modules they import."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from genbench.specs import BUDGETS
+
+DEFAULT_RESULTS = Path("results")
+DEFAULT_LEADERBOARDS = Path("leaderboards")
+CACHE_ENV = "GENBENCH_CACHE_DIR"
+
+
+def default_cache_dir() -> Path:
+    """``$GENBENCH_CACHE_DIR`` or ``~/.cache/genbench``."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "genbench")
+
+
+class _Context:
+    def __init__(self, plugin_files: tuple[str, ...]) -> None:
+        self.plugin_files = plugin_files
+        self._registry = None
+
+    @property
+    def registry(self):
+        from genbench.plugins import PluginError
+        from genbench.registry import Registry, RegistryError
+
+        if self._registry is None:
+            from genbench.plugins import get_plugin_manager
+
+            try:
+                self._registry = Registry(get_plugin_manager(self.plugin_files))
+            except (PluginError, RegistryError) as exc:
+                raise click.ClickException(str(exc)) from exc
+        return self._registry
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--plugin",
+    "plugin_files",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Load a plugin from a .py file (repeatable).",
+)
+@click.version_option(package_name="genbench")
+@click.pass_context
+def main(ctx: click.Context, plugin_files: tuple[str, ...]) -> None:
+    """Compare generative models side by side."""
+    ctx.obj = _Context(tuple(str(Path(p).resolve()) for p in plugin_files))
+
+
+@main.command()
+@click.pass_obj
+def plugins(obj: _Context) -> None:
+    """List loaded plugins with their version and the hooks they implement."""
+    pm = obj.registry.pm
+    rows = []
+    for name, plugin in sorted(pm.list_name_plugin(), key=lambda item: item[0]):
+        hooks = sorted(caller.name for caller in pm.get_hookcallers(plugin) or [])
+        dist = pm.distributions.get(name)
+        source = f"{dist[0]} {dist[1]}" if dist else f"file {getattr(plugin, '__file__', '?')}"
+        rows.append((name, source, ", ".join(hooks)))
+    _echo_table(["plugin", "from", "hooks"], rows)
+
+
+@main.command()
+@click.option("-t", "--task", "task_name", help="Only models that support this task.")
+@click.pass_obj
+def models(obj: _Context, task_name: str | None) -> None:
+    """List registered models."""
+    registry = obj.registry
+    specs = (
+        registry.models_for(_lookup(registry.task, task_name))
+        if task_name
+        else sorted(registry.models.values(), key=lambda s: (s.family, s.name))
+    )
+    rows = [
+        (s.name, s.family, s.plugin, ",".join(s.modalities), ",".join(sorted(s.capabilities)),
+         s.description)
+        for s in specs
+    ]
+    _echo_table(["model", "family", "plugin", "modalities", "capabilities", "description"], rows)
+
+
+@main.command()
+@click.pass_obj
+def tasks(obj: _Context) -> None:
+    """List registered tasks."""
+    registry = obj.registry
+    rows = [
+        (t.name, t.modality, str(t.levels or "continuous"), "x".join(map(str, t.example_shape)),
+         registry.task_plugins[t.name], t.description)
+        for t in sorted(registry.tasks.values(), key=lambda t: t.name)
+    ]
+    _echo_table(["task", "modality", "levels", "shape", "plugin", "description"], rows)
+
+
+@main.command()
+def metrics() -> None:
+    """List every metric with its unit and which direction is better."""
+    from genbench.metrics.info import METRICS
+
+    arrows = {True: "higher", False: "lower", None: "–"}
+    rows = [
+        (m.name, m.unit, arrows[m.higher_is_better], m.kind, ",".join(m.modalities),
+         m.description)
+        for m in METRICS.values()
+    ]
+    _echo_table(["metric", "unit", "better", "kind", "modalities", "description"], rows)
+
+
+@main.command()
+@click.option("-m", "--model", "model_names", multiple=True, help="Model to run (repeatable).")
+@click.option("-t", "--task", "task_names", multiple=True, help="Task to run (repeatable).")
+@click.option("--seeds", default=3, show_default=True, type=click.IntRange(min=1),
+              help="Seeds 0..N-1 per model and task.")
+@click.option("--budget", default="default", show_default=True, type=click.Choice(BUDGETS))
+@click.option("--samples", "n_samples", type=click.IntRange(min=2),
+              help="Generated samples per run (default: the task's count for the budget).")
+@click.option("--results", "results_dir", default=DEFAULT_RESULTS, show_default=True,
+              type=click.Path(file_okay=False, path_type=Path))
+@click.option("--leaderboards", "leaderboard_dir", default=DEFAULT_LEADERBOARDS,
+              show_default=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--no-leaderboard", is_flag=True, help="Do not regenerate leaderboards.")
+@click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path),
+              help=f"Checkpoint and feature cache [default: ${CACHE_ENV} or ~/.cache/genbench].")
+@click.option("--executor", default="serial", show_default=True,
+              help="serial | process:N | dask-local:N | tcp://HOST:PORT")
+@click.option("--timeout", "hook_timeout", default=3600.0, show_default=True,
+              type=click.FloatRange(min=0, min_open=True),
+              help="Seconds one plugin hook may run before the run fails.")
+@click.option("--force", is_flag=True, help="Recompute runs that already have a record.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.pass_obj
+def run(obj: _Context, model_names, task_names, seeds, budget, n_samples, results_dir,
+        leaderboard_dir, no_leaderboard, cache_dir, executor, hook_timeout, force, quiet) -> None:
+    """Run models × tasks × seeds and regenerate the leaderboards.
+
+    With no options: every registered model on the default tasks at the
+    default budget, three seeds. Cells with an up-to-date record are skipped,
+    so an interrupted run resumes. Exits 1 if any run failed.
+    """
+    from genbench.executors import ExecutorSpecError
+    from genbench.grid import plan_grid
+    from genbench.harness import RunSettings
+    from genbench.registry import RegistryError
+    from genbench.runner import run_grid
+
+    registry = obj.registry
+    try:
+        cells = plan_grid(registry, models=model_names, tasks=task_names, seeds=seeds,
+                          budget=budget, n_samples=n_samples)
+    except RegistryError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if not cells:
+        raise click.UsageError("no model supports the chosen tasks")
+    settings = RunSettings(results_dir=results_dir.resolve(),
+                           cache_dir=(cache_dir or default_cache_dir()).resolve(),
+                           hook_timeout=hook_timeout, plugin_files=obj.plugin_files)
+    progress = _progress(len(cells), quiet)
+    try:
+        report = run_grid(cells, settings, registry, executor=executor, force=force,
+                          on_done=progress)
+    except ExecutorSpecError as exc:
+        raise click.UsageError(str(exc)) from exc
+    finally:
+        progress.close()
+    click.echo(f"{len(report.written)} runs written, {len(report.skipped)} up to date, "
+               f"{len(report.failed)} failed; records in {results_dir}")
+    for path in report.failed:
+        click.echo(f"  failed: {_failure_line(path)}", err=True)
+    if not no_leaderboard:
+        from genbench.leaderboard import build_leaderboards
+
+        files = build_leaderboards(results_dir, leaderboard_dir)
+        click.echo(f"leaderboards for {len(files)} tasks in {leaderboard_dir}/")
+    if report.failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--results", "results_dir", default=DEFAULT_RESULTS, show_default=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", "out_dir", default=DEFAULT_LEADERBOARDS, show_default=True,
+              type=click.Path(file_okay=False, path_type=Path))
+@click.option("--budget", type=click.Choice(BUDGETS), help="Only runs at this budget.")
+def leaderboard(results_dir: Path, out_dir: Path, budget: str | None) -> None:
+    """Regenerate Markdown/CSV leaderboards and plots from stored records."""
+    from genbench.leaderboard import build_leaderboards
+
+    try:
+        files = build_leaderboards(results_dir, out_dir, budget=budget)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for item in files:
+        click.echo(f"{item.task}: {item.markdown}")
+
+
+@main.command()
+@click.option("--baseline", "baseline", required=True,
+              type=click.Path(exists=True, path_type=Path),
+              help="Committed records (directory or one JSON file) to compare against.")
+@click.option("--results", "results_dir", default=DEFAULT_RESULTS, show_default=True,
+              type=click.Path(exists=True, path_type=Path), help="Fresh records.")
+@click.option("-k", "k_std", default=3.0, show_default=True, type=float,
+              help="Allowed worsening in baseline standard deviations over seeds.")
+@click.option("--relative", default=0.05, show_default=True, type=float,
+              help="Relative floor of the allowed worsening.")
+@click.option("--absolute", default=1e-3, show_default=True, type=float,
+              help="Absolute floor of the allowed worsening.")
+@click.option("--strict", is_flag=True, help="Also fail when a baseline model or metric is missing.")
+@click.option("-a", "--all", "show_all", is_flag=True, help="Print every compared metric.")
+def check(baseline: Path, results_dir: Path, k_std: float, relative: float, absolute: float,
+          strict: bool, show_all: bool) -> None:
+    """Compare fresh results with a baseline; exit 1 on a regression."""
+    from genbench.check import Tolerance, compare, has_regression
+    from genbench.results import iter_records, records_to_frame
+
+    base = records_to_frame(iter_records(baseline))
+    if base.empty:
+        raise click.ClickException(f"no records in baseline {str(baseline)!r}")
+    fresh = records_to_frame(iter_records(results_dir))
+    table = compare(fresh, base, tolerance=Tolerance(k_std, relative, absolute))
+    shown = table if show_all else table[table["status"] != "ok"]
+    if shown.empty:
+        click.echo(f"no regressions: {len(table)} metrics within tolerance")
+    else:
+        click.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    counts = table["status"].value_counts().to_dict()
+    click.echo(", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+    if has_regression(table, strict=strict):
+        click.echo("regression detected", err=True)
+        sys.exit(1)
+
+
+def _lookup(getter, name):
+    from genbench.registry import RegistryError
+
+    try:
+        return getter(name)
+    except RegistryError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+def _progress(total: int, quiet: bool):
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, disable=quiet, unit="run", desc="genbench", file=sys.stderr)
+
+    def on_done(cell, status: str) -> None:
+        bar.set_postfix_str(f"{cell.model} on {cell.task} seed {cell.seed}: {status}")
+        bar.update(1)
+
+    on_done.close = bar.close
+    return on_done
+
+
+def _failure_line(path: Path) -> str:
+    from genbench.results import read_record
+
+    record = read_record(path) or {}
+    failure = record.get("failure") or {}
+    return (f"{path}: plugin {failure.get('plugin')!r}, hook {failure.get('hook')!r}: "
+            f"{failure.get('reason')}")
+
+
+def _echo_table(header: list[str], rows: list[tuple]) -> None:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
+    for line in [header, *rows]:
+        click.echo("  ".join(str(x).ljust(w) for x, w in zip(line, widths, strict=False)).rstrip())

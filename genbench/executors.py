@@ -1,0 +1,102 @@
+"""Executors behind :class:`concurrent.futures.Executor`.
+
+Spec strings (``--executor``):
+
+* ``serial`` — run cells one after another in this process (the default;
+  plugins registered in-process, e.g. by tests, are visible);
+* ``process:N`` — a pool of ``N`` spawned worker processes;
+* ``dask-local:N`` — a Dask ``LocalCluster`` of ``N`` single-threaded worker
+  processes bound to 127.0.0.1;
+* ``tcp://HOST:PORT`` — join an existing Dask scheduler.
+
+Worker processes load plugins from entry points and ``--plugin`` files
+themselves, so a plugin must be importable there.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import multiprocessing
+from collections.abc import Callable, Iterator
+from typing import Any
+
+
+class ExecutorSpecError(ValueError):
+    """An ``--executor`` value genbench does not understand."""
+
+
+class SerialExecutor(concurrent.futures.Executor):
+    """Runs each submitted call immediately in the calling thread."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any):
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:
+            future.set_exception(exc)
+        return future
+
+
+def is_in_process(spec: str) -> bool:
+    """True when cells run in this process (they can share its registry)."""
+    return spec == "serial"
+
+
+@contextlib.contextmanager
+def open_executor(spec: str) -> Iterator[concurrent.futures.Executor]:
+    """An executor for ``spec``, shut down (and its cluster closed) on exit."""
+    if spec == "serial":
+        yield SerialExecutor()
+        return
+    kind, _, arg = spec.partition(":")
+    if kind == "process":
+        workers = _positive_int(arg, spec)
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            yield pool
+        return
+    if kind == "dask-local":
+        workers = _positive_int(arg, spec)
+        distributed = _import_distributed()
+        with (
+            distributed.LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+            ) as cluster,
+            distributed.Client(cluster) as client,
+        ):
+            yield client.get_executor()
+        return
+    if kind == "tcp":
+        distributed = _import_distributed()
+        with distributed.Client(spec) as client:
+            yield client.get_executor()
+        return
+    raise ExecutorSpecError(
+        f"unknown executor {spec!r}; use 'serial', 'process:N', 'dask-local:N' or "
+        "'tcp://HOST:PORT'"
+    )
+
+
+def _positive_int(text: str, spec: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ExecutorSpecError(f"executor {spec!r} needs a positive worker count, e.g. 'process:2'")
+    return value
+
+
+def _import_distributed():
+    try:
+        import distributed
+    except ImportError as exc:
+        raise ExecutorSpecError(
+            "Dask executors need the 'dask' extra: pip install 'genbench[dask]'"
+        ) from exc
+    return distributed

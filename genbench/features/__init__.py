@@ -1,0 +1,1 @@
+"""Feature extractors and the content-addressed feature cache."""

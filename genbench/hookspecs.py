@@ -1,0 +1,147 @@
+"""Every genbench hook, with its contract.
+
+Conventions shared by all hooks:
+
+* Registration hooks (``register_*``) are called on every plugin; each hands
+  objects to the ``register`` callback and returns nothing.
+* Work hooks (``fit``, ``sample``, ``log_likelihood``, ``reconstruct``,
+  ``model_info``) are ``firstresult``: pluggy calls implementations until one
+  returns something other than ``None``. An implementation returns ``None``
+  when the spec or model is not its own (check ``spec.plugin``/``spec.name``
+  or ``isinstance(model, YourModel)``).
+* Data formats at the boundary (``task.modality``):
+
+  - ``image``: ``torch.uint8`` tensor ``N x C x H x W`` with values in
+    ``[0, task.levels - 1]``;
+  - ``toy``: ``torch.float32`` tensor ``N x D``;
+  - ``audio``: ``torch.float32`` waveform ``N x T`` in ``[-1, 1]`` at
+    ``task.sample_rate`` (likelihoods on 8-bit mu-law codes, ``torch.int64``);
+  - ``text``: ``list[str]`` for samples; ``list[torch.LongTensor]`` of token
+    ids in the task's vocabulary for likelihoods and reconstructions.
+
+  The harness validates everything a plugin returns (type, shape, dtype,
+  range, NaN/inf); a violation fails the run with a record naming the plugin
+  and the hook, and never reaches a metric.
+* Seeds are ``int`` in ``[0, 2**63)``, derived by the harness
+  (:func:`genbench.seeding.derive_seed`); a plugin seeds every random draw
+  from them so a run is reproducible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from genbench.checkpoints import Checkpoint
+    from genbench.specs import LogLikelihood, ModelSpec
+    from genbench.tasks.base import Task
+
+hookspec = pluggy.HookspecMarker("genbench")
+
+
+# --------------------------------------------------------------------------
+# Registration
+# --------------------------------------------------------------------------
+
+
+@hookspec
+def register_models(register: Callable[[ModelSpec], None]) -> None:
+    """Hand this plugin's models to ``register``, one :class:`ModelSpec` each.
+
+    The registry fills in ``spec.plugin`` (this plugin's name) and
+    ``spec.plugin_version``. A duplicate model name, from this or another
+    plugin, is an error at registration.
+
+    Example::
+
+        @genbench.hookimpl
+        def register_models(register):
+            register(ModelSpec(name="my-vae", family="vae", modalities=("image",),
+                               capabilities={"sample", "reconstruct"}))
+    """
+
+
+@hookspec
+def register_tasks(register: Callable[[Task], None]) -> None:
+    """Hand this plugin's tasks (datasets) to ``register``, one
+    :class:`genbench.tasks.base.Task` each. Task names look like
+    ``"image/mnist"``: a modality, a slash, a name. Duplicates are errors."""
+
+
+# --------------------------------------------------------------------------
+# Training
+# --------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def fit(
+    spec: ModelSpec, task: Task, budget: str, seed: int, checkpoint: Checkpoint
+) -> Any | None:
+    """Train (or load) ``spec`` on ``task.load().train`` and return the model.
+
+    Args:
+        spec: the model to fit; answer only for your own specs.
+        task: the task; ``task.load()`` gives its splits (cached).
+        budget: ``"smoke"``, ``"default"`` or ``"full"``; use
+            ``spec.hyperparameters(budget)``.
+        seed: seeds initialisation and data order.
+        checkpoint: the harness's cache slot for this (plugin version,
+            training config, task content, seed, budget). Call
+            ``checkpoint.load()`` first and skip training when it returns a
+            state dict; after training, ``checkpoint.save(state_dict)``.
+
+    Returns:
+        Any object the other hooks of this plugin recognise (the "model"), or
+        ``None`` when ``spec`` is not this plugin's.
+    """
+
+
+# --------------------------------------------------------------------------
+# Evaluation
+# --------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def sample(model: Any, n: int, seed: int) -> Any | None:
+    """Draw ``n`` samples from ``model`` in the task's data format.
+
+    Returns exactly ``n`` samples (see the data formats in this module's
+    docstring), identical for the same ``seed``; ``None`` when ``model`` is
+    not this plugin's.
+    """
+
+
+@hookspec(firstresult=True)
+def log_likelihood(model: Any, x: Any) -> LogLikelihood | None:
+    """Per-example log-probability of ``x`` under ``model``.
+
+    Args:
+        x: a batch of test examples in the task's data format (for text and
+            audio: token ids / mu-law codes).
+
+    Returns:
+        :class:`~genbench.specs.LogLikelihood` with ``nats`` of shape
+        ``(len(x),)``: log p(x_i) in **nats** in the task's discrete space
+        (or log-density for continuous toy tasks), with ``exact`` set to
+        ``False`` for a lower bound. The harness alone converts to bits/dim,
+        bits per character/byte and perplexity. ``None`` when ``model`` is not
+        this plugin's.
+    """
+
+
+@hookspec(firstresult=True)
+def reconstruct(model: Any, x: Any) -> Any | None:
+    """Encode and decode ``x``; return reconstructions in the same format,
+    shape and dtype as ``x``. ``None`` when ``model`` is not this plugin's."""
+
+
+@hookspec(firstresult=True)
+def model_info(model: Any) -> dict[str, float] | None:
+    """Facts about a fitted model for the leaderboard, e.g.
+    ``{"parameters": 1.2e6, "nfe": 50}`` (network evaluations per sample).
+    Optional; ``None`` when ``model`` is not this plugin's (the harness then
+    counts parameters of a ``torch.nn.Module`` itself)."""
+

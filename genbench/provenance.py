@@ -1,0 +1,72 @@
+"""Where a result came from: library versions, git commit, host facts."""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import platform
+import subprocess
+from pathlib import Path
+
+TRACKED_DISTRIBUTIONS = (
+    "genbench",
+    "torch",
+    "torchvision",
+    "torch-fidelity",
+    "numpy",
+    "scipy",
+    "pandas",
+    "scikit-learn",
+    "pluggy",
+)
+
+
+@functools.cache
+def library_versions() -> dict[str, str]:
+    """Installed versions of the libraries that can change a number."""
+    versions = {"python": platform.python_version()}
+    for name in TRACKED_DISTRIBUTIONS:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+@functools.cache
+def git_commit(start: str | None = None) -> str | None:
+    """The commit of the git checkout holding genbench's source (or
+    ``start``), with ``-dirty`` appended when it has uncommitted changes;
+    ``None`` outside a checkout or without git."""
+    where = Path(start) if start else Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=10
+        )
+        if commit.returncode != 0:
+            return None
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=where,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    dirty = "-dirty" if status.returncode == 0 and status.stdout.strip() else ""
+    return commit.stdout.strip() + dirty
+
+
+def host() -> dict[str, str | int]:
+    """Machine facts that explain timings."""
+    import os
+
+    import torch
+
+    return {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count() or 0,
+        "torch_threads": torch.get_num_threads(),
+    }

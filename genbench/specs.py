@@ -1,0 +1,178 @@
+"""Plain data types that cross the plugin boundary.
+
+Plugins build :class:`ModelSpec` objects in ``register_models`` and return
+:class:`LogLikelihood` from ``log_likelihood``. Everything here is immutable
+and picklable so it can travel to process-pool and Dask workers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+BUDGETS: tuple[str, ...] = ("smoke", "default", "full")
+"""Training budgets, cheapest first. ``smoke`` is for tests (seconds),
+``default`` trains on a 2-core CPU in minutes, ``full`` is for real runs."""
+
+CAPABILITIES: tuple[str, ...] = ("sample", "log_likelihood", "reconstruct")
+"""Hooks a model may answer besides ``fit``."""
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+
+
+def validate_name(name: str, what: str) -> str:
+    """Return ``name`` if it is usable as a file name and table key.
+
+    Raises:
+        ValueError: naming ``what`` when the name is empty, has surrounding or
+            inner whitespace, a path separator, or other characters outside
+            ``[A-Za-z0-9_.+-]`` (a leading character must be alphanumeric).
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"{what} name must be a non-empty string, got {name!r}")
+    if name != name.strip() or any(c.isspace() for c in name):
+        raise ValueError(f"{what} name {name!r} must not contain whitespace")
+    if "/" in name or "\\" in name:
+        raise ValueError(f"{what} name {name!r} must not contain a path separator")
+    if not _NAME_RE.match(name):
+        raise ValueError(
+            f"{what} name {name!r} may only use letters, digits and '_.+-', "
+            "and must start with a letter or digit"
+        )
+    return name
+
+
+def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a plugin registers: one leaderboard row's model.
+
+    Attributes:
+        name: unique model name, e.g. ``"vae"`` or ``"diffusion-ddim50"``;
+            validated by :func:`validate_name`.
+        family: ``vae``, ``gan``, ``diffusion``, ``flow``, ``autoregressive``,
+            ``baseline``, or a new family's name.
+        modalities: modalities the model can be fitted on (``image``, ``toy``,
+            ``text``, ``audio``).
+        capabilities: the subset of :data:`CAPABILITIES` the model answers.
+            The harness calls exactly these hooks; a declared hook that no
+            plugin answers is a failed run.
+        budgets: hyper-parameters per budget name (``smoke``/``default``/
+            ``full``); a budget missing here falls back to ``default``.
+        options: fixed configuration of this variant (e.g. ``{"beta": 4}``
+            or ``{"sampler": "ddim", "steps": 50}``); part of the config hash.
+        description: one line for tables.
+        trains_as: name of the model whose trained checkpoint this variant
+            shares (e.g. a DDIM sampler row reusing the DDPM network, or a
+            decoding strategy reusing one language model); empty = itself.
+        plugin: name of the registering plugin; filled in by the registry.
+        plugin_version: version of the registering plugin's distribution;
+            filled in by the registry; part of checkpoint keys.
+    """
+
+    name: str
+    family: str
+    modalities: tuple[str, ...]
+    capabilities: frozenset[str] = frozenset({"sample"})
+    budgets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)
+    description: str = ""
+    trains_as: str = ""
+    plugin: str = ""
+    plugin_version: str = ""
+
+    def __post_init__(self) -> None:
+        validate_name(self.name, "model")
+        validate_name(self.family, "family")
+        object.__setattr__(self, "modalities", tuple(self.modalities))
+        object.__setattr__(self, "capabilities", frozenset(self.capabilities))
+        unknown = self.capabilities - set(CAPABILITIES)
+        if unknown:
+            raise ValueError(
+                f"model {self.name!r} declares unknown capabilities {sorted(unknown)}; "
+                f"known: {list(CAPABILITIES)}"
+            )
+        bad_budgets = set(self.budgets) - set(BUDGETS)
+        if bad_budgets:
+            raise ValueError(
+                f"model {self.name!r} has unknown budgets {sorted(bad_budgets)}; "
+                f"known: {list(BUDGETS)}"
+            )
+        object.__setattr__(
+            self, "budgets", _frozen({k: _frozen(v) for k, v in self.budgets.items()})
+        )
+        object.__setattr__(self, "options", _frozen(self.options))
+
+    def hyperparameters(self, budget: str) -> dict[str, Any]:
+        """Hyper-parameters for ``budget``, falling back to ``default``."""
+        if budget not in BUDGETS:
+            raise ValueError(f"unknown budget {budget!r}; choose one of {list(BUDGETS)}")
+        chosen = self.budgets.get(budget, self.budgets.get("default", {}))
+        return dict(chosen)
+
+    def config(self) -> dict[str, Any]:
+        """JSON-friendly description used in records and config hashes."""
+        return {
+            "name": self.name,
+            "family": self.family,
+            "plugin": self.plugin,
+            "plugin_version": self.plugin_version,
+            "capabilities": sorted(self.capabilities),
+            "options": dict(self.options),
+            "trains_as": self.trains_as or self.name,
+        }
+
+    # MappingProxyType does not pickle; travel as plain dicts.
+    def __reduce__(self):
+        fields = {
+            "name": self.name,
+            "family": self.family,
+            "modalities": self.modalities,
+            "capabilities": set(self.capabilities),
+            "budgets": {k: dict(v) for k, v in self.budgets.items()},
+            "options": dict(self.options),
+            "description": self.description,
+            "trains_as": self.trains_as,
+            "plugin": self.plugin,
+            "plugin_version": self.plugin_version,
+        }
+        return (_rebuild_spec, (fields,))
+
+
+def _rebuild_spec(fields: dict[str, Any]) -> ModelSpec:
+    return ModelSpec(**fields)
+
+
+@dataclass(frozen=True)
+class LogLikelihood:
+    """Per-example log-probabilities returned by the ``log_likelihood`` hook.
+
+    Attributes:
+        nats: shape ``(N,)``, float64; ``log p(x_i)`` in **nats** of example
+            ``i`` in the task's discrete data space (8-bit pixels, mu-law
+            codes, character/byte tokens) or, for continuous tasks (toy), the
+            log-density.
+        exact: ``True`` when ``nats`` is the exact log-probability; ``False``
+            when it is a lower bound (ELBO, IWAE, diffusion VLB, dequantised
+            flow).
+        method: how it was computed, e.g. ``"exact"``, ``"iwae"``,
+            ``"vlb"``, ``"dequantised"``.
+        details: extra facts to record, e.g. ``{"importance_samples": 5000}``.
+    """
+
+    nats: np.ndarray
+    exact: bool
+    method: str = "exact"
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "nats", np.asarray(self.nats, dtype=np.float64))
+        object.__setattr__(self, "details", dict(self.details))

@@ -1,0 +1,219 @@
+"""The :class:`Task` contract shared by every modality.
+
+A task owns its data (splits, loaded once per process), the data format at
+the hook boundary, the validation of what plugins return, the per-example
+dimension counts that turn nats into bits, and its feature extractor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import torch
+
+from genbench.specs import validate_name
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from genbench.features.base import FeatureExtractor
+
+MODALITIES: tuple[str, ...] = ("image", "toy", "text", "audio")
+
+
+class SampleValidationError(ValueError):
+    """What a plugin returned does not match the task's data format."""
+
+
+@dataclass(frozen=True)
+class TaskData:
+    """A task's splits in its data format (see :mod:`genbench.hookspecs`).
+
+    ``train`` is what models fit on (and what memorisation is measured
+    against); ``test`` is the reference that samples are compared with and
+    likelihoods are scored on; ``holdout`` is real data in neither, drawn from
+    by the ``data`` baseline to show the metrics' noise floor (``None`` when a
+    task has none). ``*_labels`` are integer class labels where the data has
+    them (used to train the in-domain feature extractor), else ``None``.
+    """
+
+    train: Any
+    test: Any
+    train_labels: np.ndarray | None = None
+    test_labels: np.ndarray | None = None
+    holdout: Any = None
+
+
+class Task(ABC):
+    """A dataset plus everything needed to evaluate samples on it.
+
+    Subclasses set the class attributes and implement :meth:`_load` and
+    :meth:`feature_extractor`.
+
+    Attributes:
+        name: ``"<modality>/<name>"``, e.g. ``"image/mnist"``.
+        modality: one of :data:`MODALITIES`.
+        description: one line for tables.
+        levels: discrete levels per dimension (256 for 8-bit pixels), or
+            ``None`` for continuous data (toy).
+        example_shape: shape of one example, e.g. ``(1, 28, 28)`` or ``(2,)``;
+            ``()`` for variable-length text.
+        eval_samples: number of generated samples per budget; the real side
+            is the whole test split (or that many of it, whichever is fewer).
+        likelihood_examples: number of test examples scored by
+            ``log_likelihood`` per budget.
+        primary_metric: the registered metric the task's leaderboard ranks
+            by (FID by default; mixtures of Gaussians rank by coverage, since
+            a Fréchet distance sees only means and covariances).
+    """
+
+    name: ClassVar[str]
+    modality: ClassVar[str]
+    description: ClassVar[str] = ""
+    levels: ClassVar[int | None] = None
+    example_shape: ClassVar[tuple[int, ...]] = ()
+    eval_samples: ClassVar[Mapping[str, int]] = {"smoke": 200, "default": 1000, "full": 5000}
+    likelihood_examples: ClassVar[Mapping[str, int]] = {
+        "smoke": 100,
+        "default": 1000,
+        "full": 10_000,
+    }
+    primary_metric: ClassVar[str] = "fid"
+
+    def __init__(self) -> None:
+        modality, _, short = self.name.partition("/")
+        if modality not in MODALITIES or not short:
+            raise ValueError(
+                f"task name {self.name!r} must look like '<modality>/<name>' with a modality "
+                f"in {list(MODALITIES)}"
+            )
+        if modality != self.modality:
+            raise ValueError(f"task {self.name!r} declares modality {self.modality!r}")
+        validate_name(short, "task")
+        self._data: TaskData | None = None
+        self._fingerprint: str | None = None
+        self._lock = threading.Lock()
+
+    # -- data ---------------------------------------------------------------
+
+    @abstractmethod
+    def _load(self) -> TaskData:
+        """Build the splits. Called once per process; never downloads."""
+
+    def load(self) -> TaskData:
+        """The task's splits, built on first use and kept for the process."""
+        with self._lock:
+            if self._data is None:
+                self._data = self._load()
+            return self._data
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the task's name and split contents (hex).
+
+        Keys every cache that depends on the data, so a changed dataset never
+        reuses stale features, statistics or checkpoints.
+        """
+        if self._fingerprint is None:
+            data = self.load()
+            digest = hashlib.sha256(self.name.encode())
+            parts = (data.train, data.test, data.train_labels, data.test_labels, data.holdout)
+            for part in parts:
+                digest.update(content_hash(part).encode())
+            self._fingerprint = digest.hexdigest()
+        return self._fingerprint
+
+    # -- evaluation -----------------------------------------------------------
+
+    @abstractmethod
+    def feature_extractor(self) -> FeatureExtractor:
+        """The extractor whose features feed FID, KID, precision/recall, etc."""
+
+    def reference(self, budget: str) -> Any:
+        """Real examples that generated samples are compared against: the
+        first ``eval_samples[budget]`` test examples (the split is already
+        shuffled and stratified by :meth:`_load`)."""
+        return _take(self.load().test, self.eval_samples[budget])
+
+    def likelihood_batch(self, budget: str) -> Any:
+        """Test examples scored by ``log_likelihood``, in the format that hook
+        takes (audio tasks return mu-law codes, text tasks token ids)."""
+        return _take(self.load().test, self.likelihood_examples[budget])
+
+    def reconstruction_batch(self, budget: str) -> Any:
+        """Test examples passed to ``reconstruct``, in the sample format."""
+        return _take(self.load().test, self.likelihood_examples[budget])
+
+    def dimension_counts(self, x: Any) -> dict[str, np.ndarray]:
+        """Per-example counts of each unit that log-likelihoods are normalised
+        by, e.g. ``{"dim": [784, 784, ...]}`` for images; text tasks return
+        ``char``/``byte``/``word`` counts. Units become metric names
+        (``bits_per_dim``, ``bits_per_char``...)."""
+        n = len(x)
+        return {"dim": np.full(n, int(np.prod(self.example_shape)), dtype=np.int64)}
+
+    def validate_samples(self, x: Any, n: int) -> Any:
+        """Check ``x`` is ``n`` examples in this task's data format.
+
+        Returns ``x`` (as a tensor where the format is a tensor). Raises
+        :class:`SampleValidationError` with a message that says what was
+        expected and what came back.
+        """
+        from genbench.validation import validate_format
+
+        return validate_format(self, x, n)
+
+    def extra_metrics(self, samples: Any) -> dict[str, float]:
+        """Task-specific metrics of validated samples (e.g. modes covered on a
+        mixture of Gaussians). Names must be registered metrics."""
+        return {}
+
+    def save_preview(self, samples: Any, path: Path) -> Path | None:
+        """Write a small human-viewable preview of ``samples`` (PNG grid,
+        scatter plot, WAV...) at ``path`` without suffix; return the file
+        written, or ``None`` when the modality has no preview."""
+        return None
+
+
+def _take(x: Any, n: int) -> Any:
+    return x[: min(n, len(x))]
+
+
+def content_hash(obj: Any) -> str:
+    """Stable SHA-256 (hex) of arrays, tensors, strings and lists of them.
+
+    Dtype and shape are part of the hash, so ``uint8`` and ``float32`` views
+    of the same values differ. ``None`` hashes to a fixed value.
+    """
+    digest = hashlib.sha256()
+    _update(digest, obj)
+    return digest.hexdigest()
+
+
+def _update(digest: Any, obj: Any) -> None:
+    if obj is None:
+        digest.update(b"none")
+    elif isinstance(obj, torch.Tensor):
+        _update(digest, obj.detach().cpu().contiguous().numpy())
+    elif isinstance(obj, np.ndarray):
+        array = np.ascontiguousarray(obj)
+        digest.update(f"nd:{array.dtype.str}:{array.shape}".encode())
+        digest.update(array.tobytes())
+    elif isinstance(obj, str):
+        encoded = obj.encode()
+        digest.update(f"str:{len(encoded)}:".encode())
+        digest.update(encoded)
+    elif isinstance(obj, bytes):
+        digest.update(f"bytes:{len(obj)}:".encode())
+        digest.update(obj)
+    elif isinstance(obj, (list, tuple)):
+        digest.update(f"seq:{len(obj)}:".encode())
+        for item in obj:
+            _update(digest, item)
+    else:
+        raise TypeError(f"cannot content-hash an object of type {type(obj).__name__}")

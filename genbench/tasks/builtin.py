@@ -1,0 +1,18 @@
+"""genbench's own tasks, registered through the ``register_tasks`` hook like
+any plugin's."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from genbench import hookimpl
+from genbench.tasks.base import Task
+from genbench.tasks.image import DigitsTask, MnistTask
+from genbench.tasks.toy import Grid25Task, Ring8Task
+
+
+@hookimpl
+def register_tasks(register: Callable[[Task], None]) -> None:
+    """Register the embedded tasks (data shipped by installed packages)."""
+    for task_class in (MnistTask, DigitsTask, Ring8Task, Grid25Task):
+        register(task_class())

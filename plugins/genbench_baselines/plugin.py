@@ -1,0 +1,103 @@
+"""Hook implementations of the baseline models."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from genbench import LogLikelihood, ModelSpec, hookimpl
+from genbench.checkpoints import Checkpoint
+from genbench.tasks.base import Task
+from genbench_baselines.gaussian import DiscretisedGaussian, Gaussian
+from genbench_baselines.resample import ResamplingModel
+from genbench_baselines.uniform import Uniform
+
+_SPECS = (
+    ModelSpec(
+        name="data",
+        family="baseline",
+        modalities=("image", "toy", "audio"),
+        capabilities={"sample"},
+        description="held-out real data (the metrics' noise floor)",
+    ),
+    ModelSpec(
+        name="memorizer",
+        family="baseline",
+        modalities=("image", "toy", "audio"),
+        capabilities={"sample"},
+        description="returns training examples (memorisation must flag it)",
+    ),
+    ModelSpec(
+        name="gaussian",
+        family="baseline",
+        modalities=("image", "toy"),
+        capabilities={"sample", "log_likelihood"},
+        budgets={"smoke": {"ridge": 1e-2}, "default": {"ridge": 1e-2}},
+        description="full-covariance Gaussian, discretised per dimension (exact likelihood)",
+    ),
+    ModelSpec(
+        name="uniform",
+        family="baseline",
+        modalities=("image", "toy", "audio"),
+        capabilities={"sample", "log_likelihood"},
+        description="uniform over the data's levels (log2(levels) bits/dim)",
+    ),
+)
+_NAMES = {spec.name for spec in _SPECS}
+BaselineModel = ResamplingModel | Gaussian | DiscretisedGaussian | Uniform
+
+
+@hookimpl
+def register_models(register: Callable[[ModelSpec], None]) -> None:
+    """Register the four baselines."""
+    for spec in _SPECS:
+        register(spec)
+
+
+@hookimpl
+def fit(
+    spec: ModelSpec, task: Task, budget: str, seed: int, checkpoint: Checkpoint
+) -> BaselineModel | None:
+    """Fit a baseline; they are closed-form, so nothing is checkpointed."""
+    if spec.name not in _NAMES:
+        return None
+    data = task.load()
+    if spec.name == "data":
+        if data.holdout is None:
+            raise ValueError(f"task {task.name!r} has no holdout split for the 'data' baseline")
+        return ResamplingModel(data.holdout, replace=False)
+    if spec.name == "memorizer":
+        return ResamplingModel(data.train, replace=True)
+    if spec.name == "uniform":
+        return Uniform.fit(task)
+    ridge = float(spec.hyperparameters(budget)["ridge"])
+    if task.levels is None:
+        return Gaussian.fit(data.train, ridge=ridge)
+    return DiscretisedGaussian.fit(data.train, levels=task.levels, ridge=ridge)
+
+
+@hookimpl
+def sample(model: Any, n: int, seed: int) -> Any | None:
+    """Seeded samples from a baseline; ``None`` for other plugins' models."""
+    if not isinstance(model, BaselineModel):
+        return None
+    generator = torch.Generator().manual_seed(seed)
+    return model.sample(n, generator)
+
+
+@hookimpl
+def log_likelihood(model: Any, x: Any) -> LogLikelihood | None:
+    """Exact log-likelihoods (nats per example) of the closed-form baselines."""
+    if not isinstance(model, (Gaussian, DiscretisedGaussian, Uniform)):
+        return None
+    return LogLikelihood(nats=model.log_prob(x).numpy(), exact=True, method="exact")
+
+
+@hookimpl
+def model_info(model: Any) -> dict[str, float] | None:
+    """Parameter counts of the fitted baselines (stored examples count as 0)."""
+    if not isinstance(model, BaselineModel):
+        return None
+    return {"parameters": float(model.num_parameters), "nfe": 0.0}

@@ -1,0 +1,65 @@
+"""The same grid gives identical results serially, in a process pool and on
+a two-worker Dask LocalCluster bound to 127.0.0.1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from genbench.executors import ExecutorSpecError, open_executor
+from genbench.grid import plan_grid
+from genbench.harness import RunSettings
+from genbench.plugins import get_plugin_manager
+from genbench.registry import Registry
+from genbench.results import iter_records
+from genbench.runner import run_grid
+
+RESULT_SECTIONS = ("metrics", "counts", "likelihood", "feature_extractor", "config_hash", "status")
+
+
+def _run(executor: str, root: Path, cache: Path, fake_plugins: Path) -> dict:
+    registry = Registry(get_plugin_manager([fake_plugins]))
+    cells = plan_grid(registry, models=["fake-good", "fake-nan", "gaussian"],
+                      tasks=["toy/ring8"], seeds=2, budget="smoke")
+    settings = RunSettings(results_dir=root, cache_dir=cache, hook_timeout=120,
+                           plugin_files=(str(fake_plugins),))
+    run_grid(cells, settings, registry, executor=executor)
+    out = {}
+    for record in iter_records(root):
+        key = (record["config"]["model"]["name"], record["config"]["seed"])
+        section = {k: record[k] for k in RESULT_SECTIONS}
+        section["metrics"] = {k: v for k, v in record["metrics"].items()
+                              if k not in ("samples_per_second", "sample_seconds",
+                                           "train_seconds")}
+        out[key] = section
+    return out
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_matches_serial(tmp_path, fake_plugins):
+    serial = _run("serial", tmp_path / "serial", tmp_path / "cache-a", fake_plugins)
+    dask = _run("dask-local:2", tmp_path / "dask", tmp_path / "cache-b", fake_plugins)
+    assert len(serial) == 6
+    assert serial == dask
+    assert serial[("fake-nan", 0)]["status"] == "failed"
+
+
+@pytest.mark.slow
+def test_process_pool_matches_serial(tmp_path, fake_plugins):
+    serial = _run("serial", tmp_path / "serial", tmp_path / "cache", fake_plugins)
+    pooled = _run("process:2", tmp_path / "pool", tmp_path / "cache", fake_plugins)
+    assert serial == pooled
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("threads", "unknown executor 'threads'"),
+        ("process:0", "needs a positive worker count"),
+        ("dask-local:x", "needs a positive worker count"),
+    ],
+)
+def test_bad_executor_specs_are_rejected(spec, message):
+    with pytest.raises(ExecutorSpecError, match=message), open_executor(spec):
+        pass
