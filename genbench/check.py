@@ -90,8 +90,19 @@ def compare(
                     status=status,
                 )
             )
-    return pd.DataFrame(rows, columns=[*KEYS, "metric", "baseline", "baseline_std", "fresh",
-                                       "delta", "allowed", "status"])
+    return pd.DataFrame(
+        rows,
+        columns=[
+            *KEYS,
+            "metric",
+            "baseline",
+            "baseline_std",
+            "fresh",
+            "delta",
+            "allowed",
+            "status",
+        ],
+    )
 
 
 def has_regression(comparison: pd.DataFrame, *, strict: bool = False) -> bool:
@@ -104,7 +115,16 @@ def has_regression(comparison: pd.DataFrame, *, strict: bool = False) -> bool:
 def _row(key: tuple, metric: str, **values: object) -> dict[str, object]:
     task, model, budget = key
     nan = float("nan")
-    row = {"task": task, "model": model, "budget": budget, "metric": metric, "baseline": nan,
-           "baseline_std": nan, "fresh": nan, "delta": nan, "allowed": nan}
+    row = {
+        "task": task,
+        "model": model,
+        "budget": budget,
+        "metric": metric,
+        "baseline": nan,
+        "baseline_std": nan,
+        "fresh": nan,
+        "delta": nan,
+        "allowed": nan,
+    }
     row.update(values)
     return row

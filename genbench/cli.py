@@ -3,22 +3,16 @@ library; the work lives in the modules they import."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import click
 
+from genbench.paths import CACHE_ENV, default_cache_dir
 from genbench.specs import BUDGETS
 
 DEFAULT_RESULTS = Path("results")
 DEFAULT_LEADERBOARDS = Path("leaderboards")
-CACHE_ENV = "GENBENCH_CACHE_DIR"
-
-
-def default_cache_dir() -> Path:
-    """``$GENBENCH_CACHE_DIR`` or ``~/.cache/genbench``."""
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "genbench")
 
 
 class _Context:
@@ -82,8 +76,14 @@ def models(obj: _Context, task_name: str | None) -> None:
         else sorted(registry.models.values(), key=lambda s: (s.family, s.name))
     )
     rows = [
-        (s.name, s.family, s.plugin, ",".join(s.modalities), ",".join(sorted(s.capabilities)),
-         s.description)
+        (
+            s.name,
+            s.family,
+            s.plugin,
+            ",".join(s.modalities),
+            ",".join(sorted(s.capabilities)),
+            s.description,
+        )
         for s in specs
     ]
     _echo_table(["model", "family", "plugin", "modalities", "capabilities", "description"], rows)
@@ -95,8 +95,14 @@ def tasks(obj: _Context) -> None:
     """List registered tasks."""
     registry = obj.registry
     rows = [
-        (t.name, t.modality, str(t.levels or "continuous"), "x".join(map(str, t.example_shape)),
-         registry.task_plugins[t.name], t.description)
+        (
+            t.name,
+            t.modality,
+            str(t.levels or "continuous"),
+            "x".join(map(str, t.example_shape)),
+            registry.task_plugins[t.name],
+            t.description,
+        )
         for t in sorted(registry.tasks.values(), key=lambda t: t.name)
     ]
     _echo_table(["task", "modality", "levels", "shape", "plugin", "description"], rows)
@@ -109,8 +115,7 @@ def metrics() -> None:
 
     arrows = {True: "higher", False: "lower", None: "–"}
     rows = [
-        (m.name, m.unit, arrows[m.higher_is_better], m.kind, ",".join(m.modalities),
-         m.description)
+        (m.name, m.unit, arrows[m.higher_is_better], m.kind, ",".join(m.modalities), m.description)
         for m in METRICS.values()
     ]
     _echo_table(["metric", "unit", "better", "kind", "modalities", "description"], rows)
@@ -119,28 +124,74 @@ def metrics() -> None:
 @main.command()
 @click.option("-m", "--model", "model_names", multiple=True, help="Model to run (repeatable).")
 @click.option("-t", "--task", "task_names", multiple=True, help="Task to run (repeatable).")
-@click.option("--seeds", default=3, show_default=True, type=click.IntRange(min=1),
-              help="Seeds 0..N-1 per model and task.")
+@click.option(
+    "--seeds",
+    default=3,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Seeds 0..N-1 per model and task.",
+)
 @click.option("--budget", default="default", show_default=True, type=click.Choice(BUDGETS))
-@click.option("--samples", "n_samples", type=click.IntRange(min=2),
-              help="Generated samples per run (default: the task's count for the budget).")
-@click.option("--results", "results_dir", default=DEFAULT_RESULTS, show_default=True,
-              type=click.Path(file_okay=False, path_type=Path))
-@click.option("--leaderboards", "leaderboard_dir", default=DEFAULT_LEADERBOARDS,
-              show_default=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--samples",
+    "n_samples",
+    type=click.IntRange(min=2),
+    help="Generated samples per run (default: the task's count for the budget).",
+)
+@click.option(
+    "--results",
+    "results_dir",
+    default=DEFAULT_RESULTS,
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+)
+@click.option(
+    "--leaderboards",
+    "leaderboard_dir",
+    default=DEFAULT_LEADERBOARDS,
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+)
 @click.option("--no-leaderboard", is_flag=True, help="Do not regenerate leaderboards.")
-@click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path),
-              help=f"Checkpoint and feature cache [default: ${CACHE_ENV} or ~/.cache/genbench].")
-@click.option("--executor", default="serial", show_default=True,
-              help="serial | process:N | dask-local:N | tcp://HOST:PORT")
-@click.option("--timeout", "hook_timeout", default=3600.0, show_default=True,
-              type=click.FloatRange(min=0, min_open=True),
-              help="Seconds one plugin hook may run before the run fails.")
+@click.option(
+    "--cache",
+    "cache_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help=f"Checkpoint and feature cache [default: ${CACHE_ENV} or ~/.cache/genbench].",
+)
+@click.option(
+    "--executor",
+    default="serial",
+    show_default=True,
+    help="serial | process:N | dask-local:N | tcp://HOST:PORT",
+)
+@click.option(
+    "--timeout",
+    "hook_timeout",
+    default=3600.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds one plugin hook may run before the run fails.",
+)
 @click.option("--force", is_flag=True, help="Recompute runs that already have a record.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.pass_obj
-def run(obj: _Context, model_names, task_names, seeds, budget, n_samples, results_dir,
-        leaderboard_dir, no_leaderboard, cache_dir, executor, hook_timeout, force, quiet) -> None:
+def run(
+    obj: _Context,
+    model_names,
+    task_names,
+    seeds,
+    budget,
+    n_samples,
+    results_dir,
+    leaderboard_dir,
+    no_leaderboard,
+    cache_dir,
+    executor,
+    hook_timeout,
+    force,
+    quiet,
+) -> None:
     """Run models × tasks × seeds and regenerate the leaderboards.
 
     With no options: every registered model on the default tasks at the
@@ -155,25 +206,37 @@ def run(obj: _Context, model_names, task_names, seeds, budget, n_samples, result
 
     registry = obj.registry
     try:
-        cells = plan_grid(registry, models=model_names, tasks=task_names, seeds=seeds,
-                          budget=budget, n_samples=n_samples)
+        cells = plan_grid(
+            registry,
+            models=model_names,
+            tasks=task_names,
+            seeds=seeds,
+            budget=budget,
+            n_samples=n_samples,
+        )
     except RegistryError as exc:
         raise click.UsageError(str(exc)) from exc
     if not cells:
         raise click.UsageError("no model supports the chosen tasks")
-    settings = RunSettings(results_dir=results_dir.resolve(),
-                           cache_dir=(cache_dir or default_cache_dir()).resolve(),
-                           hook_timeout=hook_timeout, plugin_files=obj.plugin_files)
+    settings = RunSettings(
+        results_dir=results_dir.resolve(),
+        cache_dir=(cache_dir or default_cache_dir()).resolve(),
+        hook_timeout=hook_timeout,
+        plugin_files=obj.plugin_files,
+    )
     progress = _progress(len(cells), quiet)
     try:
-        report = run_grid(cells, settings, registry, executor=executor, force=force,
-                          on_done=progress)
+        report = run_grid(
+            cells, settings, registry, executor=executor, force=force, on_done=progress
+        )
     except ExecutorSpecError as exc:
         raise click.UsageError(str(exc)) from exc
     finally:
         progress.close()
-    click.echo(f"{len(report.written)} runs written, {len(report.skipped)} up to date, "
-               f"{len(report.failed)} failed; records in {results_dir}")
+    click.echo(
+        f"{len(report.written)} runs written, {len(report.skipped)} up to date, "
+        f"{len(report.failed)} failed; records in {results_dir}"
+    )
     for path in report.failed:
         click.echo(f"  failed: {_failure_line(path)}", err=True)
     if not no_leaderboard:
@@ -186,10 +249,20 @@ def run(obj: _Context, model_names, task_names, seeds, budget, n_samples, result
 
 
 @main.command()
-@click.option("--results", "results_dir", default=DEFAULT_RESULTS, show_default=True,
-              type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--out", "out_dir", default=DEFAULT_LEADERBOARDS, show_default=True,
-              type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--results",
+    "results_dir",
+    default=DEFAULT_RESULTS,
+    show_default=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+)
+@click.option(
+    "--out",
+    "out_dir",
+    default=DEFAULT_LEADERBOARDS,
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+)
 @click.option("--budget", type=click.Choice(BUDGETS), help="Only runs at this budget.")
 def leaderboard(results_dir: Path, out_dir: Path, budget: str | None) -> None:
     """Regenerate Markdown/CSV leaderboards and plots from stored records."""
@@ -204,21 +277,56 @@ def leaderboard(results_dir: Path, out_dir: Path, budget: str | None) -> None:
 
 
 @main.command()
-@click.option("--baseline", "baseline", required=True,
-              type=click.Path(exists=True, path_type=Path),
-              help="Committed records (directory or one JSON file) to compare against.")
-@click.option("--results", "results_dir", default=DEFAULT_RESULTS, show_default=True,
-              type=click.Path(exists=True, path_type=Path), help="Fresh records.")
-@click.option("-k", "k_std", default=3.0, show_default=True, type=float,
-              help="Allowed worsening in baseline standard deviations over seeds.")
-@click.option("--relative", default=0.05, show_default=True, type=float,
-              help="Relative floor of the allowed worsening.")
-@click.option("--absolute", default=1e-3, show_default=True, type=float,
-              help="Absolute floor of the allowed worsening.")
-@click.option("--strict", is_flag=True, help="Also fail when a baseline model or metric is missing.")
+@click.option(
+    "--baseline",
+    "baseline",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Committed records (directory or one JSON file) to compare against.",
+)
+@click.option(
+    "--results",
+    "results_dir",
+    default=DEFAULT_RESULTS,
+    show_default=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Fresh records.",
+)
+@click.option(
+    "-k",
+    "k_std",
+    default=3.0,
+    show_default=True,
+    type=float,
+    help="Allowed worsening in baseline standard deviations over seeds.",
+)
+@click.option(
+    "--relative",
+    default=0.05,
+    show_default=True,
+    type=float,
+    help="Relative floor of the allowed worsening.",
+)
+@click.option(
+    "--absolute",
+    default=1e-3,
+    show_default=True,
+    type=float,
+    help="Absolute floor of the allowed worsening.",
+)
+@click.option(
+    "--strict", is_flag=True, help="Also fail when a baseline model or metric is missing."
+)
 @click.option("-a", "--all", "show_all", is_flag=True, help="Print every compared metric.")
-def check(baseline: Path, results_dir: Path, k_std: float, relative: float, absolute: float,
-          strict: bool, show_all: bool) -> None:
+def check(
+    baseline: Path,
+    results_dir: Path,
+    k_std: float,
+    relative: float,
+    absolute: float,
+    strict: bool,
+    show_all: bool,
+) -> None:
     """Compare fresh results with a baseline; exit 1 on a regression."""
     from genbench.check import Tolerance, compare, has_regression
     from genbench.results import iter_records, records_to_frame
@@ -267,8 +375,10 @@ def _failure_line(path: Path) -> str:
 
     record = read_record(path) or {}
     failure = record.get("failure") or {}
-    return (f"{path}: plugin {failure.get('plugin')!r}, hook {failure.get('hook')!r}: "
-            f"{failure.get('reason')}")
+    return (
+        f"{path}: plugin {failure.get('plugin')!r}, hook {failure.get('hook')!r}: "
+        f"{failure.get('reason')}"
+    )
 
 
 def _echo_table(header: list[str], rows: list[tuple]) -> None:

@@ -77,8 +77,7 @@ def open_executor(spec: str) -> Iterator[concurrent.futures.Executor]:
             yield client.get_executor()
         return
     raise ExecutorSpecError(
-        f"unknown executor {spec!r}; use 'serial', 'process:N', 'dask-local:N' or "
-        "'tcp://HOST:PORT'"
+        f"unknown executor {spec!r}; use 'serial', 'process:N', 'dask-local:N' or 'tcp://HOST:PORT'"
     )
 
 
@@ -88,7 +87,9 @@ def _positive_int(text: str, spec: str) -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise ExecutorSpecError(f"executor {spec!r} needs a positive worker count, e.g. 'process:2'")
+        raise ExecutorSpecError(
+            f"executor {spec!r} needs a positive worker count, e.g. 'process:2'"
+        )
     return value
 
 

@@ -57,8 +57,7 @@ def plan_grid(
         spec = registry.model(name)
         if not any(t.modality in spec.modalities for t in task_objects):
             raise RegistryError(
-                f"model {name!r} supports {list(spec.modalities)}, none of the tasks "
-                f"{task_names}"
+                f"model {name!r} supports {list(spec.modalities)}, none of the tasks {task_names}"
             )
     cells = []
     for task in task_objects:

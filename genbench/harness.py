@@ -16,6 +16,7 @@ import torch
 
 from genbench import __version__
 from genbench.checkpoints import Checkpoint
+from genbench.features.base import FeatureExtractor
 from genbench.features.cache import FeatureCache
 from genbench.grid import Cell
 from genbench.hookcall import HookFailure, call_hook
@@ -23,13 +24,17 @@ from genbench.metrics.engine import Reference, prepare_reference, sample_metrics
 from genbench.metrics.likelihood import likelihood_metrics
 from genbench.metrics.reconstruction import reconstruction_metrics
 from genbench.plugins import get_plugin_manager
-from genbench.provenance import git_commit, host, library_versions
+from genbench.provenance import host, library_versions, source_commits
 from genbench.registry import Registry
 from genbench.results import SCHEMA_VERSION, config_hash
 from genbench.tasks.base import SampleValidationError, Task
 from genbench.validation import validate_log_likelihood
 
 PREVIEW_SAMPLES = 64
+_PREPARED: dict[tuple[str, ...], Reference] = {}
+_PREPARED_LIMIT = 8
+"""Prepared references kept per process (oldest dropped first): later
+models on the same task reuse their covariance factor and real-side KID sums."""
 REFERENCE_VERSION = "1"
 """Bumped when the prepared-reference computation changes, so cached
 references from older code are not reused."""
@@ -115,7 +120,7 @@ def run_cell(
         "timings": {k: round(v, 4) for k, v in run.timings.items()},
         "provenance": {
             "genbench_version": __version__,
-            "git_commit": git_commit(),
+            "git_commit": source_commits(),
             "libraries": library_versions(),
             "host": host(),
             "started_at": started.isoformat(),
@@ -189,7 +194,9 @@ class _CellRun:
             checkpoint.record_training_seconds(self.timings["fit_s"])
         self.metrics["train_seconds"] = checkpoint.training_seconds() or self.timings["fit_s"]
         self.info = self.model_info(model)
-        self.metrics.update({k: float(v) for k, v in self.info.items() if k in ("parameters", "nfe")})
+        self.metrics.update(
+            {k: float(v) for k, v in self.info.items() if k in ("parameters", "nfe")}
+        )
 
         samples = self.hook("sample", model=model, n=n, seed=seeds["sample"])
         self.stage = "sample"
@@ -211,9 +218,7 @@ class _CellRun:
 
     def model_info(self, model: Any) -> dict[str, float]:
         try:
-            info = call_hook(
-                self.pm, "model_info", plugin=self.plugin, timeout=60, model=model
-            )
+            info = call_hook(self.pm, "model_info", plugin=self.plugin, timeout=60, model=model)
         except HookFailure as exc:
             if exc.error_type != "NotImplementedError":
                 raise
@@ -225,30 +230,18 @@ class _CellRun:
     def evaluate_samples(self, task: Task, samples: Any) -> None:
         start = time.perf_counter()
         extractor = task.feature_extractor()
-        data = task.load()
-        real = task.reference(self.cell.budget)
-        real_features = self.features.features(extractor, real)
-        train_features = self.features.features(extractor, data.train)
-        arrays = self.features.arrays(
-            [
-                "reference",
-                REFERENCE_VERSION,
-                self.config["task_fingerprint"],
-                extractor.name,
-                extractor.weights_sha256(),
-                str(len(real)),
-            ],
-            lambda: prepare_reference(real_features, train_features).to_arrays(),
-        )
-        reference = Reference.from_arrays(arrays)
+        reference = self.reference(task, extractor)
         generated = extractor.features(samples)
         probabilities = extractor.class_probabilities(samples)
         self.timings["features_s"] = time.perf_counter() - start
         start = time.perf_counter()
-        self.metrics.update(sample_metrics(reference, generated, generated_probs=probabilities))
+        scores = sample_metrics(reference, generated, generated_probs=probabilities)
+        scores[task.frechet_metric] = scores.pop("fid")
+        self.metrics.update(scores)
         self.metrics.update(task.extra_metrics(samples))
         self.timings["metrics_s"] = time.perf_counter() - start
-        self.counts.update({"n_real": len(real), "n_train": len(data.train)})
+        real = task.reference(self.cell.budget)
+        self.counts.update({"n_real": len(real), "n_train": len(task.load().train)})
         if "kid_subset_size" in self.metrics:
             self.counts["kid_subset_size"] = int(self.metrics.pop("kid_subset_size"))
         self.extractor = {
@@ -257,15 +250,44 @@ class _CellRun:
             "weights_sha256": extractor.weights_sha256(),
         }
 
+    def reference(self, task: Task, extractor: FeatureExtractor) -> Reference:
+        """The prepared real side (statistics, k-NN radii, training
+        neighbours): kept in this process, else read from the on-disk cache,
+        else computed from cached features. Its key holds the task's content
+        fingerprint and the extractor's weights hash."""
+        real = task.reference(self.cell.budget)
+        key = (
+            "reference",
+            REFERENCE_VERSION,
+            self.config["task_fingerprint"],
+            extractor.name,
+            extractor.weights_sha256(),
+            str(len(real)),
+        )
+        if key not in _PREPARED:
+
+            def prepare() -> dict[str, np.ndarray]:
+                real_features = self.features.features(extractor, real)
+                train_features = self.features.features(extractor, task.load().train)
+                return prepare_reference(real_features, train_features).to_arrays()
+
+            if len(_PREPARED) >= _PREPARED_LIMIT:
+                _PREPARED.pop(next(iter(_PREPARED)))
+            _PREPARED[key] = Reference.from_arrays(self.features.arrays(list(key), prepare))
+        return _PREPARED[key]
+
     def evaluate_likelihood(self, task: Task, model: Any) -> None:
         x = task.likelihood_batch(self.cell.budget)
+        discrete = task.levels is not None
         result = self.hook("log_likelihood", model=model, x=x)
         try:
-            result = validate_log_likelihood(result, len(x), discrete=task.levels is not None)
+            result = validate_log_likelihood(result, len(x), discrete=discrete)
         except SampleValidationError as exc:
             raise self.fail("log_likelihood", exc) from exc
         self.stage = "metrics"
-        self.metrics.update(likelihood_metrics(result.nats, task.dimension_counts(x)))
+        self.metrics.update(
+            likelihood_metrics(result.nats, task.dimension_counts(x), discrete=discrete)
+        )
         self.likelihood = {
             "exact": bool(result.exact),
             "method": result.method,
@@ -281,8 +303,9 @@ class _CellRun:
         except SampleValidationError as exc:
             raise self.fail("reconstruct", exc) from exc
         self.stage = "metrics"
+        image_levels = task.levels if task.modality == "image" else None  # audio: waveform MSE
         self.metrics.update(
-            reconstruction_metrics(_as_array(x), _as_array(x_hat), levels=task.levels)
+            reconstruction_metrics(_as_array(x), _as_array(x_hat), levels=image_levels)
         )
         self.counts["reconstruction_examples"] = len(x)
 

@@ -77,9 +77,7 @@ def register_tasks(register: Callable[[Task], None]) -> None:
 
 
 @hookspec(firstresult=True)
-def fit(
-    spec: ModelSpec, task: Task, budget: str, seed: int, checkpoint: Checkpoint
-) -> Any | None:
+def fit(spec: ModelSpec, task: Task, budget: str, seed: int, checkpoint: Checkpoint) -> Any | None:
     """Train (or load) ``spec`` on ``task.load().train`` and return the model.
 
     Args:
@@ -144,4 +142,3 @@ def model_info(model: Any) -> dict[str, float] | None:
     ``{"parameters": 1.2e6, "nfe": 50}`` (network evaluations per sample).
     Optional; ``None`` when ``model`` is not this plugin's (the harness then
     counts parameters of a ``torch.nn.Module`` itself)."""
-

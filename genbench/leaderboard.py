@@ -91,9 +91,7 @@ def build_leaderboards(
     previews = _preview_files(located)
     written = []
     for task, rows in summary.groupby("task", sort=True):
-        written.append(
-            _write_task(task, rank(rows), frame[frame["task"] == task], previews, out)
-        )
+        written.append(_write_task(task, rank(rows), frame[frame["task"] == task], previews, out))
     _write_index(written, summary, out)
     return written
 

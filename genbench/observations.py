@@ -47,8 +47,11 @@ def _best_fid(summary: pd.DataFrame) -> list[str]:
 
 
 def _best_likelihood(summary: pd.DataFrame) -> list[str]:
-    for column, unit in (("bits_per_byte", "bits/byte"), ("bits_per_char", "bits/char"),
-                         ("bits_per_dim", "bits/dim")):
+    for column, unit in (
+        ("bits_per_byte", "bits/byte"),
+        ("bits_per_char", "bits/char"),
+        ("bits_per_dim", "bits/dim"),
+    ):
         if column in summary and summary[column].notna().any():
             rows = summary.dropna(subset=[column])
             best = rows.loc[rows[column].idxmin()]

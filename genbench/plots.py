@@ -7,8 +7,8 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
 
 
 def precision_recall_plot(summary: pd.DataFrame, path: Path, *, title: str) -> Path:
@@ -31,7 +31,10 @@ def precision_recall_plot(summary: pd.DataFrame, path: Path, *, title: str) -> P
         )
         for row in rows.itertuples(index=False):
             axes.annotate(
-                row.model, (row.recall, row.precision), fontsize=7, xytext=(4, 4),
+                row.model,
+                (row.recall, row.precision),
+                fontsize=7,
+                xytext=(4, 4),
                 textcoords="offset points",
             )
     axes.set_xlim(-0.02, 1.02)

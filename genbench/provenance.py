@@ -34,11 +34,11 @@ def library_versions() -> dict[str, str]:
 
 
 @functools.cache
-def git_commit(start: str | None = None) -> str | None:
-    """The commit of the git checkout holding genbench's source (or
-    ``start``), with ``-dirty`` appended when it has uncommitted changes;
-    ``None`` outside a checkout or without git."""
-    where = Path(start) if start else Path(__file__).resolve().parent
+def git_commit(start: str) -> str | None:
+    """The commit of the git checkout holding ``start``, with ``-dirty``
+    appended when it has uncommitted changes; ``None`` outside a checkout or
+    without git."""
+    where = Path(start)
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=10
@@ -56,6 +56,15 @@ def git_commit(start: str | None = None) -> str | None:
         return None
     dirty = "-dirty" if status.returncode == 0 and status.stdout.strip() else ""
     return commit.stdout.strip() + dirty
+
+
+def source_commits() -> dict[str, str | None]:
+    """Commits of genbench's own source (when installed from a checkout) and
+    of the working directory (where a user's plugins usually live)."""
+    return {
+        "genbench": git_commit(str(Path(__file__).resolve().parent)),
+        "working_directory": git_commit(str(Path.cwd())),
+    }
 
 
 def host() -> dict[str, str | int]:

@@ -53,8 +53,14 @@ def summarise(frame: pd.DataFrame) -> pd.DataFrame:
         means = grouped.mean()
         stds = grouped.std(ddof=1).fillna(0.0).add_suffix("_std")
         table = table.join(means).join(stds)
-    ordered = ["seeds", "failed", "description", "primary_metric", "likelihood_exact",
-               "n_generated"]
+    ordered = [
+        "seeds",
+        "failed",
+        "description",
+        "primary_metric",
+        "likelihood_exact",
+        "n_generated",
+    ]
     for name in metrics:
         ordered += [name, f"{name}_std"]
     return table[ordered].reset_index()

@@ -41,9 +41,7 @@ def _validate_tensor(task: Task, x: Any, n: int) -> torch.Tensor:
     x = x.detach().cpu()
     expected_shape = (n, *task.example_shape)
     if tuple(x.shape) != expected_shape:
-        raise SampleValidationError(
-            f"expected shape {expected_shape}, got {tuple(x.shape)}"
-        )
+        raise SampleValidationError(f"expected shape {expected_shape}, got {tuple(x.shape)}")
     if x.dtype != expected_dtype:
         raise SampleValidationError(f"expected dtype {expected_dtype}, got {x.dtype}")
     if x.is_floating_point():
@@ -51,9 +49,7 @@ def _validate_tensor(task: Task, x: Any, n: int) -> torch.Tensor:
         if bad.any():
             n_nan = int(torch.isnan(x).sum())
             n_inf = int(bad.sum()) - n_nan
-            raise SampleValidationError(
-                f"samples contain {n_nan} NaN and {n_inf} infinite values"
-            )
+            raise SampleValidationError(f"samples contain {n_nan} NaN and {n_inf} infinite values")
     if task.modality == "audio" and x.numel() and float(x.abs().max()) > 1.0:
         raise SampleValidationError(
             f"audio samples must lie in [-1, 1], found peak {float(x.abs().max()):.4g}"

@@ -16,7 +16,6 @@ os.environ.pop("GENBENCH_PLUGIN_FILES", None)
 torch.set_num_threads(1)
 
 
-
 @pytest.fixture(scope="session")
 def fake_plugins() -> Path:
     """Path of the fake plugin file (loaded with ``--plugin`` so spawned and

@@ -35,11 +35,21 @@ class FakeModel:
 @hookimpl
 def register_models(register):
     for name, options in _BEHAVIOURS.items():
-        capabilities = {"sample", "log_likelihood"} if name in (
-            "fake-good", "fake-none", "fake-ll-shape") else {"sample"}
-        register(ModelSpec(name=name, family="fake", modalities=("toy",),
-                           capabilities=capabilities, options=options,
-                           description=f"test double: {name}"))
+        capabilities = (
+            {"sample", "log_likelihood"}
+            if name in ("fake-good", "fake-none", "fake-ll-shape")
+            else {"sample"}
+        )
+        register(
+            ModelSpec(
+                name=name,
+                family="fake",
+                modalities=("toy",),
+                capabilities=capabilities,
+                options=options,
+                description=f"test double: {name}",
+            )
+        )
 
 
 @hookimpl

@@ -60,8 +60,7 @@ def test_gaussian_log_density_matches_scipy():
     x = torch.from_numpy(rng.multivariate_normal([1, -1], [[2, 0.5], [0.5, 1]], 5000)).float()
     model = Gaussian.fit(x, ridge=0.0)
     probe = np.array([[0.0, 0.0], [1.0, -1.0], [3.0, 2.0]])
-    reference = stats.multivariate_normal(
-        model.mean.numpy(), model.cov.numpy()).logpdf(probe)
+    reference = stats.multivariate_normal(model.mean.numpy(), model.cov.numpy()).logpdf(probe)
     assert model.log_prob(torch.from_numpy(probe)).numpy() == pytest.approx(reference, rel=1e-10)
 
 

@@ -16,10 +16,20 @@ from genbench.cli import main
 def _runs(model: str, fids: list[float], recalls: list[float]) -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "task": "toy/ring8", "model": model, "family": "fake", "plugin": "p",
-            "description": "", "budget": "smoke", "seed": range(len(fids)), "status": "ok",
-            "n_generated": 200, "n_real": 200, "likelihood_exact": True, "failure": "",
-            "fid": fids, "recall": recalls,
+            "task": "toy/ring8",
+            "model": model,
+            "family": "fake",
+            "plugin": "p",
+            "description": "",
+            "budget": "smoke",
+            "seed": range(len(fids)),
+            "status": "ok",
+            "n_generated": 200,
+            "n_real": 200,
+            "likelihood_exact": True,
+            "failure": "",
+            "fid": fids,
+            "recall": recalls,
         }
     )
 
@@ -66,8 +76,20 @@ def test_check_command_fails_on_a_deliberately_degraded_model(
     tmp_path: Path, monkeypatch, fake_plugins: Path, cache_dir: Path
 ):
     cache = str(cache_dir)
-    common = ["-m", "fake-good", "-t", "toy/ring8", "--budget", "smoke", "--seeds", "3",
-              "--cache", cache, "--no-leaderboard", "-q"]
+    common = [
+        "-m",
+        "fake-good",
+        "-t",
+        "toy/ring8",
+        "--budget",
+        "smoke",
+        "--seeds",
+        "3",
+        "--cache",
+        cache,
+        "--no-leaderboard",
+        "-q",
+    ]
     baseline = tmp_path / "baseline"
     result = _run_cli(["--plugin", str(fake_plugins), "run", *common, "--results", str(baseline)])
     assert result.exit_code == 0, result.output

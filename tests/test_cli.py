@@ -40,9 +40,28 @@ def test_unknown_names_give_a_one_line_error():
 
 
 def test_run_writes_records_and_leaderboards_then_resumes(tmp_path: Path, cache_dir: Path):
-    args = ["run", "-m", "gaussian", "-m", "uniform", "-m", "memorizer", "-t", "toy/grid25",
-            "--budget", "smoke", "--seeds", "2", "--results", str(tmp_path / "results"),
-            "--leaderboards", str(tmp_path / "lb"), "--cache", str(cache_dir), "-q"]
+    args = [
+        "run",
+        "-m",
+        "gaussian",
+        "-m",
+        "uniform",
+        "-m",
+        "memorizer",
+        "-t",
+        "toy/grid25",
+        "--budget",
+        "smoke",
+        "--seeds",
+        "2",
+        "--results",
+        str(tmp_path / "results"),
+        "--leaderboards",
+        str(tmp_path / "lb"),
+        "--cache",
+        str(cache_dir),
+        "-q",
+    ]
     first = _invoke(*args)
     assert first.exit_code == 0, first.output
     assert "6 runs written, 0 up to date, 0 failed" in first.output
@@ -56,13 +75,29 @@ def test_run_writes_records_and_leaderboards_then_resumes(tmp_path: Path, cache_
     assert record["metrics"]["memorisation_fraction"] > 0.9  # copies are flagged
 
 
-def test_run_exits_nonzero_when_a_plugin_fails(
-    tmp_path: Path, fake_plugins: Path, cache_dir: Path
-):
-    result = _invoke("--plugin", str(fake_plugins), "run", "-m", "fake-nan", "-m", "fake-good",
-                     "-t", "toy/ring8", "--budget", "smoke", "--seeds", "1",
-                     "--results", str(tmp_path / "r"), "--leaderboards", str(tmp_path / "lb"),
-                     "--cache", str(cache_dir), "-q")
+def test_run_exits_nonzero_when_a_plugin_fails(tmp_path: Path, fake_plugins: Path, cache_dir: Path):
+    result = _invoke(
+        "--plugin",
+        str(fake_plugins),
+        "run",
+        "-m",
+        "fake-nan",
+        "-m",
+        "fake-good",
+        "-t",
+        "toy/ring8",
+        "--budget",
+        "smoke",
+        "--seeds",
+        "1",
+        "--results",
+        str(tmp_path / "r"),
+        "--leaderboards",
+        str(tmp_path / "lb"),
+        "--cache",
+        str(cache_dir),
+        "-q",
+    )
     assert result.exit_code == 1
     assert "1 runs written, 0 up to date, 1 failed" in result.output
     assert "plugin 'fake_plugins', hook 'sample': samples contain 1 NaN" in result.output

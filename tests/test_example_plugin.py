@@ -17,8 +17,18 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "plugins" / "genbench-example"
 def installed(tmp_path_factory) -> Path:
     target = tmp_path_factory.mktemp("site")
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(EXAMPLE)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(EXAMPLE),
+        ],
         check=True,
         capture_output=True,
     )
@@ -28,8 +38,14 @@ def installed(tmp_path_factory) -> Path:
 def _genbench(site: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(site)}
     env.pop("GENBENCH_DISABLE_PLUGIN_AUTOLOAD", None)  # a user's machine: autoload on
-    return subprocess.run([sys.executable, "-m", "genbench", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "genbench", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.mark.slow
@@ -39,9 +55,26 @@ def test_installed_plugin_is_listed_and_ranked(installed: Path, tmp_path: Path):
     line = next(x for x in listing.stdout.splitlines() if x.startswith("example"))
     assert "genbench-example 0.1.0" in line and "log_likelihood" in line
 
-    run = _genbench(installed, "run", "-m", "example-gmm", "-m", "gaussian", "-m", "data",
-                    "-t", "toy/ring8", "--budget", "smoke", "--seeds", "1", "-q",
-                    "--cache", str(tmp_path / "cache"), cwd=tmp_path)
+    run = _genbench(
+        installed,
+        "run",
+        "-m",
+        "example-gmm",
+        "-m",
+        "gaussian",
+        "-m",
+        "data",
+        "-t",
+        "toy/ring8",
+        "--budget",
+        "smoke",
+        "--seeds",
+        "1",
+        "-q",
+        "--cache",
+        str(tmp_path / "cache"),
+        cwd=tmp_path,
+    )
     assert run.returncode == 0, run.stderr
     board = (tmp_path / "leaderboards" / "toy-ring8.md").read_text()
     rows = [x for x in board.splitlines() if x.startswith("| ") and "`" in x]
@@ -53,7 +86,13 @@ def test_installed_plugin_is_listed_and_ranked(installed: Path, tmp_path: Path):
 
 def test_autoload_switch_hides_the_installed_plugin(installed: Path, tmp_path: Path):
     env = {**os.environ, "PYTHONPATH": str(installed), "GENBENCH_DISABLE_PLUGIN_AUTOLOAD": "1"}
-    listing = subprocess.run([sys.executable, "-m", "genbench", "plugins"], cwd=tmp_path,
-                             env=env, capture_output=True, text=True, timeout=300)
+    listing = subprocess.run(
+        [sys.executable, "-m", "genbench", "plugins"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert listing.returncode == 0, listing.stderr
     assert not any(x.startswith("example") for x in listing.stdout.splitlines())

@@ -20,18 +20,26 @@ RESULT_SECTIONS = ("metrics", "counts", "likelihood", "feature_extractor", "conf
 
 def _run(executor: str, root: Path, cache: Path, fake_plugins: Path) -> dict:
     registry = Registry(get_plugin_manager([fake_plugins]))
-    cells = plan_grid(registry, models=["fake-good", "fake-nan", "gaussian"],
-                      tasks=["toy/ring8"], seeds=2, budget="smoke")
-    settings = RunSettings(results_dir=root, cache_dir=cache, hook_timeout=120,
-                           plugin_files=(str(fake_plugins),))
+    cells = plan_grid(
+        registry,
+        models=["fake-good", "fake-nan", "gaussian"],
+        tasks=["toy/ring8"],
+        seeds=2,
+        budget="smoke",
+    )
+    settings = RunSettings(
+        results_dir=root, cache_dir=cache, hook_timeout=120, plugin_files=(str(fake_plugins),)
+    )
     run_grid(cells, settings, registry, executor=executor)
     out = {}
     for record in iter_records(root):
         key = (record["config"]["model"]["name"], record["config"]["seed"])
         section = {k: record[k] for k in RESULT_SECTIONS}
-        section["metrics"] = {k: v for k, v in record["metrics"].items()
-                              if k not in ("samples_per_second", "sample_seconds",
-                                           "train_seconds")}
+        section["metrics"] = {
+            k: v
+            for k, v in record["metrics"].items()
+            if k not in ("samples_per_second", "sample_seconds", "train_seconds")
+        }
         out[key] = section
     return out
 

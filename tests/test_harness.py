@@ -46,9 +46,20 @@ def test_successful_record_has_metrics_and_provenance(registry, tmp_path, cache_
     record = read_record(report.written[0])
     assert record["status"] == "ok"
     metrics = record["metrics"]
-    for name in ("fid", "kid_mean", "precision", "recall", "density", "coverage",
-                 "memorisation_fraction", "modes_covered", "nll_nats", "bits_per_dim",
-                 "samples_per_second", "train_seconds"):
+    for name in (
+        "fid",
+        "kid_mean",
+        "precision",
+        "recall",
+        "density",
+        "coverage",
+        "memorisation_fraction",
+        "modes_covered",
+        "nll_nats",
+        "bits_per_dim",
+        "samples_per_second",
+        "train_seconds",
+    ):
         assert name in metrics, name
     # A unit Gaussian at the ring's centre misses every mode: few high-quality samples.
     assert metrics["high_quality_fraction"] < 0.05

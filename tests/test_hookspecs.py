@@ -16,8 +16,15 @@ HOOKS = sorted(name for name in dir(PluginManager().hook) if not name.startswith
 
 
 def test_the_expected_hooks_exist():
-    assert HOOKS == ["fit", "log_likelihood", "model_info", "reconstruct", "register_models",
-                     "register_tasks", "sample"]
+    assert HOOKS == [
+        "fit",
+        "log_likelihood",
+        "model_info",
+        "reconstruct",
+        "register_models",
+        "register_tasks",
+        "sample",
+    ]
 
 
 @pytest.mark.parametrize("name", HOOKS)

@@ -14,20 +14,36 @@ from genbench.markdown import escape, format_cell
 from genbench.results import SCHEMA_VERSION, config_hash, record_path, write_record
 
 
-def _record(model: str, family: str, seed: int, metrics: dict, *, exact=True,
-            description="", status="ok") -> dict:
+def _record(
+    model: str, family: str, seed: int, metrics: dict, *, exact=True, description="", status="ok"
+) -> dict:
     config = {
-        "model": {"name": model, "family": family, "plugin": "p", "plugin_version": "1",
-                  "capabilities": ["sample"], "options": {}, "trains_as": model},
-        "description": description, "hyperparameters": {}, "task": "toy/ring8",
-        "task_fingerprint": "f" * 64, "budget": "default", "seed": seed, "n_samples": 100,
+        "model": {
+            "name": model,
+            "family": family,
+            "plugin": "p",
+            "plugin_version": "1",
+            "capabilities": ["sample"],
+            "options": {},
+            "trains_as": model,
+        },
+        "description": description,
+        "hyperparameters": {},
+        "task": "toy/ring8",
+        "task_fingerprint": "f" * 64,
+        "budget": "default",
+        "seed": seed,
+        "n_samples": 100,
         "seeds": {"base": seed},
     }
     return {
-        "schema_version": SCHEMA_VERSION, "config_hash": config_hash(config), "config": config,
+        "schema_version": SCHEMA_VERSION,
+        "config_hash": config_hash(config),
+        "config": config,
         "status": status,
-        "failure": None if status == "ok" else {"plugin": "p", "hook": "sample",
-                                                "reason": "boom | bad", "error_type": "X"},
+        "failure": None
+        if status == "ok"
+        else {"plugin": "p", "hook": "sample", "reason": "boom | bad", "error_type": "X"},
         "metrics": metrics if status == "ok" else {},
         "likelihood": {"exact": exact} if "bits_per_dim" in metrics else {},
         "counts": {"n_generated": 100, "n_real": 100},
@@ -38,22 +54,33 @@ def _record(model: str, family: str, seed: int, metrics: dict, *, exact=True,
 def results(tmp_path: Path) -> Path:
     root = tmp_path / "results"
     rows = {
-        "good": ("vae", [(1.0, 0.9, 0.8, 2.0), (3.0, 0.7, 0.6, 2.2)], False,
-                 "a | pipe *and* <b>html</b>"),
+        "good": (
+            "vae",
+            [(1.0, 0.9, 0.8, 2.0), (3.0, 0.7, 0.6, 2.2)],
+            False,
+            "a | pipe *and* <b>html</b>",
+        ),
         "bad": ("gan", [(10.0, 0.5, 0.1, None), (12.0, 0.5, 0.3, None)], True, "plain"),
         "data": ("baseline", [(0.5, 0.95, 0.95, None), (0.5, 0.95, 0.95, None)], True, ""),
     }
     for model, (family, seeds, exact, description) in rows.items():
         for seed, (fid, precision, recall, bpd) in enumerate(seeds):
-            metrics = {"fid": fid, "precision": precision, "recall": recall,
-                       "samples_per_second": 100.0 * (seed + 1)}
+            metrics = {
+                "fid": fid,
+                "precision": precision,
+                "recall": recall,
+                "samples_per_second": 100.0 * (seed + 1),
+            }
             if bpd is not None:
                 metrics["bits_per_dim"] = bpd
-            write_record(record_path(root, "toy/ring8", model, "default", seed),
-                         _record(model, family, seed, metrics, exact=exact,
-                                 description=description))
-    write_record(record_path(root, "toy/ring8", "broken", "default", 0),
-                 _record("broken", "gan", 0, {}, status="failed"))
+            write_record(
+                record_path(root, "toy/ring8", model, "default", seed),
+                _record(model, family, seed, metrics, exact=exact, description=description),
+            )
+    write_record(
+        record_path(root, "toy/ring8", "broken", "default", 0),
+        _record("broken", "gan", 0, {}, status="failed"),
+    )
     return root
 
 

@@ -40,10 +40,13 @@ def checkpoints(tmp_path_factory) -> Path:
 
 
 def _fit(spec, task, checkpoints: Path):
-    checkpoint = Checkpoint(checkpoints, {"network": spec.trains_as or spec.name,
-                                          "task": task.name, "plugin": spec.plugin})
-    model = REGISTRY.pm.hook.fit(spec=spec, task=task, budget="smoke", seed=3,
-                                 checkpoint=checkpoint)
+    checkpoint = Checkpoint(
+        checkpoints,
+        {"network": spec.trains_as or spec.name, "task": task.name, "plugin": spec.plugin},
+    )
+    model = REGISTRY.pm.hook.fit(
+        spec=spec, task=task, budget="smoke", seed=3, checkpoint=checkpoint
+    )
     return model, checkpoint
 
 

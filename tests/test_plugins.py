@@ -53,7 +53,7 @@ def test_autoload_switch_skips_third_party_entry_points(monkeypatch):
     monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
     get_plugin_manager(autoload=False)
     assert seen == []
-    with pytest.raises(PluginError, match="plugin 'intruder' .* failed to import"):
+    with pytest.raises(PluginError, match=r"plugin .intruder. .* failed to import"):
         get_plugin_manager(autoload=True)
     monkeypatch.setenv("GENBENCH_PLUGINS", "another")
     get_plugin_manager(autoload=True)  # not on the allow-list: skipped
@@ -107,7 +107,7 @@ def test_misspelled_hook_is_an_error(tmp_path: Path):
             """
         )
     )
-    with pytest.raises(PluginError, match="unknown hook 'register_model'.*misspelled"):
+    with pytest.raises(PluginError, match=r"unknown hook .register_model..*misspelled"):
         get_plugin_manager([plugin])
 
 
@@ -145,5 +145,5 @@ def test_unknown_names_suggest_close_matches():
     registry = Registry(get_plugin_manager())
     with pytest.raises(RegistryError, match="unknown model 'gausian'; did you mean 'gaussian'"):
         registry.model("gausian")
-    with pytest.raises(RegistryError, match="unknown task 'image/mnits'.*'image/mnist'"):
+    with pytest.raises(RegistryError, match=r"unknown task .image/mnits..*.image/mnist."):
         registry.task("image/mnits")

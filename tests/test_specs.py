@@ -20,8 +20,12 @@ def test_spec_validates_capabilities_and_budgets():
 
 
 def test_hyperparameters_fall_back_to_default():
-    spec = ModelSpec(name="m", family="vae", modalities=("image",),
-                     budgets={"smoke": {"steps": 1}, "default": {"steps": 100}})
+    spec = ModelSpec(
+        name="m",
+        family="vae",
+        modalities=("image",),
+        budgets={"smoke": {"steps": 1}, "default": {"steps": 100}},
+    )
     assert spec.hyperparameters("smoke") == {"steps": 1}
     assert spec.hyperparameters("full") == {"steps": 100}
     with pytest.raises(ValueError, match="unknown budget 'tiny'"):
@@ -29,8 +33,14 @@ def test_hyperparameters_fall_back_to_default():
 
 
 def test_spec_is_immutable_and_picklable():
-    spec = ModelSpec(name="m", family="gan", modalities=("toy",), options={"beta": 4},
-                     budgets={"default": {"steps": 3}}, trains_as="base")
+    spec = ModelSpec(
+        name="m",
+        family="gan",
+        modalities=("toy",),
+        options={"beta": 4},
+        budgets={"default": {"steps": 3}},
+        trains_as="base",
+    )
     clone = pickle.loads(pickle.dumps(spec))
     assert clone == spec
     assert clone.config()["trains_as"] == "base"
@@ -40,8 +50,12 @@ def test_spec_is_immutable_and_picklable():
 
 def test_derived_seeds_are_stable_and_distinct():
     # Pinned value: the derivation must not change between versions or machines.
-    assert derive_seed(0, "vae", "image/mnist", "fit") == derive_seed(0, "vae", "image/mnist", "fit")
-    assert derive_seed(0, "vae", "image/mnist", "fit") != derive_seed(1, "vae", "image/mnist", "fit")
+    assert derive_seed(0, "vae", "image/mnist", "fit") == derive_seed(
+        0, "vae", "image/mnist", "fit"
+    )
+    assert derive_seed(0, "vae", "image/mnist", "fit") != derive_seed(
+        1, "vae", "image/mnist", "fit"
+    )
     assert derive_seed(0, "vae", "image/mnist", "fit") != derive_seed(0, "vae", "image/mnist", "x")
     assert 0 <= derive_seed(7, "a") < 2**63
     assert derive_seed(0, "a") == 8517966169931683447

@@ -71,6 +71,9 @@ class Task(ABC):
         primary_metric: the registered metric the task's leaderboard ranks
             by (FID by default; mixtures of Gaussians rank by coverage, since
             a Fréchet distance sees only means and covariances).
+        frechet_metric: the name the Fréchet distance on this task's features
+            is reported under: ``fid`` (images, and by convention other
+            in-domain embeddings) or ``fad`` (Fréchet Audio Distance).
     """
 
     name: ClassVar[str]
@@ -85,6 +88,7 @@ class Task(ABC):
         "full": 10_000,
     }
     primary_metric: ClassVar[str] = "fid"
+    frechet_metric: ClassVar[str] = "fid"
 
     def __init__(self) -> None:
         modality, _, short = self.name.partition("/")

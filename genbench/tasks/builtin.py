@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from genbench import hookimpl
+from genbench.tasks.audio import DigitsAudioTask
 from genbench.tasks.base import Task
 from genbench.tasks.image import DigitsTask, MnistTask
 from genbench.tasks.toy import Grid25Task, Ring8Task
@@ -14,5 +15,5 @@ from genbench.tasks.toy import Grid25Task, Ring8Task
 @hookimpl
 def register_tasks(register: Callable[[Task], None]) -> None:
     """Register the embedded tasks (data shipped by installed packages)."""
-    for task_class in (MnistTask, DigitsTask, Ring8Task, Grid25Task):
+    for task_class in (MnistTask, DigitsTask, Ring8Task, Grid25Task, DigitsAudioTask):
         register(task_class())

@@ -20,8 +20,10 @@ SPEC = ModelSpec(
     family="mixture",
     modalities=("toy",),
     capabilities={"sample", "log_likelihood"},
-    budgets={"smoke": {"components": 8, "iterations": 20}, "default": {"components": 25,
-                                                                       "iterations": 200}},
+    budgets={
+        "smoke": {"components": 8, "iterations": 20},
+        "default": {"components": 25, "iterations": 200},
+    },
     description="Gaussian mixture, full covariances (example third-party plugin)",
 )
 
@@ -41,8 +43,10 @@ class MixtureModel:
         return gmm
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        return {name: torch.from_numpy(getattr(self, name))
-                for name in ("weights", "means", "covariances")}
+        return {
+            name: torch.from_numpy(getattr(self, name))
+            for name in ("weights", "means", "covariances")
+        }
 
 
 @hookimpl

@@ -1,0 +1,276 @@
+"""The sample-metric engine: a prepared real reference, then one call per model.
+
+:func:`prepare_reference` does the work that depends only on the real (and
+training) features: Fréchet statistics and their covariance factor, the real
+k-NN radii, the de-duplicated training neighbours. :func:`sample_metrics`
+then scores one set of generated features against it:
+
+* FID from the generated Fréchet statistics (one symmetric eigenvalue
+  problem, using the reference's cached factor);
+* one pass over blocks of generated rows: each block's inner products with
+  the generated and the real features feed precision, recall, density,
+  coverage and, unless the KID subsets are cheaper on their own (low
+  dimensions, many samples), the generated-generated and generated-real KID
+  sums;
+* the real-real KID sums depend only on the real features and the subset
+  draws, which depend on ``M``; they are computed on first use and kept in
+  the reference, so every model with the same sample count reuses them;
+* memorisation against the training neighbours, when the reference has them;
+* the classifier Inception Score, when class probabilities are given.
+
+Everything here is a pure function of its inputs (the reference's kernel-sum
+memo only saves time); nothing reads or writes files. For an on-disk cache,
+:meth:`Reference.to_arrays` and :meth:`Reference.from_arrays` convert to and
+from a flat dict of arrays (e.g. for ``numpy.savez``; no pickling).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from genbench.metrics._checks import feature_matrix, same_dimension
+from genbench.metrics.frechet import FrechetStatistics, frechet_distance, frechet_statistics
+from genbench.metrics.inception_score import classifier_inception_score
+from genbench.metrics.kid import (
+    GeneratedKernelSums,
+    KIDResult,
+    SubsetDraws,
+    cross_kernel_sums,
+    draw_subsets,
+    kid_from_sums,
+    self_kernel_sums,
+    share_generated_blocks,
+)
+from genbench.metrics.memorisation import (
+    DEFAULT_THRESHOLD,
+    TrainingNeighbours,
+    memorisation_against,
+)
+from genbench.metrics.neighbours import NeighbourCounts, RealNeighbourhood
+from genbench.metrics.pairwise import as_float32, generated_gram_blocks
+
+REFERENCE_FORMAT_VERSION = 1
+"""Bumped whenever :meth:`Reference.to_arrays` changes meaning."""
+
+_RADIUS_PREFIX = "real_radius_k"
+
+
+@dataclass(frozen=True, eq=False)
+class Reference:
+    """Everything about the real side that every model's metrics reuse.
+
+    Attributes:
+        frechet: Fréchet statistics of the real features.
+        neighbourhood: real features (float32) and their k-NN radii.
+        training: de-duplicated training features and their nearest-neighbour
+            distances, for memorisation; ``None`` to skip memorisation.
+    """
+
+    frechet: FrechetStatistics
+    neighbourhood: RealNeighbourhood
+    training: TrainingNeighbours | None = None
+    _real_kernel_sums: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        n, dim = self.neighbourhood.features.shape
+        if self.frechet.dim != dim or self.frechet.n != n:
+            raise ValueError(
+                f"Fréchet statistics (d={self.frechet.dim}, n={self.frechet.n}) do not match "
+                f"the real features (d={dim}, n={n})"
+            )
+        if self.training is not None and self.training.features.shape[1] != dim:
+            raise ValueError(
+                f"training features have dimension {self.training.features.shape[1]}, "
+                f"real features {dim}"
+            )
+
+    @property
+    def real_features(self) -> np.ndarray:
+        """``(N, d)`` float32 real features."""
+        return self.neighbourhood.features
+
+    def real_kernel_sums(self, draws: SubsetDraws) -> np.ndarray:
+        """Per-subset real-real KID kernel sums (diagonal excluded) for the
+        real rows of ``draws``; computed once per distinct draw and kept."""
+        key = hashlib.sha256(np.ascontiguousarray(draws.real).tobytes()).hexdigest()
+        if key not in self._real_kernel_sums:
+            self._real_kernel_sums[key] = self_kernel_sums(self.real_features, draws.real)
+        return self._real_kernel_sums[key]
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The reference as a flat ``name -> array`` dict (no objects)."""
+        arrays = {
+            "format_version": np.asarray(REFERENCE_FORMAT_VERSION),
+            "frechet_mu": self.frechet.mu,
+            "frechet_sigma": self.frechet.sigma,
+            "frechet_n": np.asarray(self.frechet.n),
+            "real_features": self.neighbourhood.features,
+        }
+        for k, radius in self.neighbourhood.radii.items():
+            arrays[f"{_RADIUS_PREFIX}{k}"] = radius
+        if self.training is not None:
+            arrays["train_features"] = self.training.features
+            arrays["train_nearest_distances"] = self.training.nearest_distances
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> Reference:
+        """Rebuild a reference from :meth:`to_arrays` output.
+
+        Raises:
+            ValueError: for a different format version, missing arrays, or
+                arrays that are inconsistent with each other.
+        """
+        version = int(np.asarray(arrays.get("format_version", -1)))
+        if version != REFERENCE_FORMAT_VERSION:
+            raise ValueError(
+                f"reference arrays have format version {version}, "
+                f"expected {REFERENCE_FORMAT_VERSION}; prepare the reference again"
+            )
+        required = ("frechet_mu", "frechet_sigma", "frechet_n", "real_features")
+        missing = [name for name in required if name not in arrays]
+        if missing:
+            raise ValueError(f"reference arrays lack {missing}")
+        radii = {
+            int(name.removeprefix(_RADIUS_PREFIX)): arrays[name]
+            for name in arrays
+            if name.startswith(_RADIUS_PREFIX)
+        }
+        training = None
+        if "train_features" in arrays:
+            training = TrainingNeighbours(
+                arrays["train_features"], arrays["train_nearest_distances"]
+            )
+        return cls(
+            frechet=FrechetStatistics(
+                arrays["frechet_mu"], arrays["frechet_sigma"], int(arrays["frechet_n"])
+            ),
+            neighbourhood=RealNeighbourhood(arrays["real_features"], radii),
+            training=training,
+        )
+
+
+def prepare_reference(
+    real: np.ndarray, train: np.ndarray | None = None, *, block_size: int | None = None
+) -> Reference:
+    """Prepare the real side once: Fréchet statistics (with their factor),
+    k-NN radii for k=3 and k=5, and, when ``train`` is given, the training
+    neighbours for memorisation.
+
+    Raises:
+        ValueError: for NaN/inf, non-2-D arrays, mismatched dimensions, or
+            too few points (6 real points; 2 distinct training points).
+    """
+    real = feature_matrix(real, "real features", min_rows=2)
+    frechet = frechet_statistics(real)
+    frechet.factor  # noqa: B018 -- computed now so every model reuses it
+    training = None
+    if train is not None:
+        train = feature_matrix(train, "training features")
+        same_dimension(train, real, ("training features", "real features"))
+        training = TrainingNeighbours.from_features(train, block_size=block_size)
+    return Reference(
+        frechet=frechet,
+        neighbourhood=RealNeighbourhood.from_features(real, block_size=block_size),
+        training=training,
+    )
+
+
+def sample_metrics(
+    reference: Reference,
+    generated: np.ndarray,
+    *,
+    generated_probs: np.ndarray | None = None,
+    kid_subsets: int = 100,
+    kid_subset_size: int = 1000,
+    kid_seed: int = 2020,
+    memorisation_threshold: float = DEFAULT_THRESHOLD,
+    block_size: int | None = None,
+) -> dict[str, float]:
+    """Every feature-based sample metric of ``generated`` against ``reference``.
+
+    Args:
+        reference: from :func:`prepare_reference` or :meth:`Reference.from_arrays`.
+        generated: ``(M, d)`` generated features from the task's extractor.
+        generated_probs: ``(M, C)`` classifier probabilities of the same
+            samples, for the Inception Score; ``None`` to skip it.
+        kid_subsets, kid_subset_size, kid_seed: KID subset draws (see
+            :func:`genbench.metrics.kid.kernel_inception_distance`).
+        memorisation_threshold: ratio below which a sample counts as memorised.
+        block_size: generated rows per block (memory bound only).
+
+    Returns:
+        ``fid``, ``kid_mean``, ``kid_std``, ``kid_subset_size``, ``precision``,
+        ``recall``, ``density``, ``coverage``; plus ``memorisation_fraction``
+        and ``memorisation_median_ratio`` when the reference has training
+        features, and ``inception_score_mean``/``_std`` when probabilities
+        are given. Every name is a registered metric.
+
+    Raises:
+        ValueError: for NaN/inf, mismatched dimensions, too few generated
+            points (4), or probabilities for a different number of samples.
+    """
+    features = feature_matrix(generated, "generated features", min_rows=2)
+    same_dimension(features, reference.real_features, ("generated features", "real features"))
+    if generated_probs is not None and len(generated_probs) != features.shape[0]:
+        raise ValueError(
+            f"generated_probs has {len(generated_probs)} rows for "
+            f"{features.shape[0]} generated samples"
+        )
+    results = {"fid": frechet_distance(reference.frechet, frechet_statistics(features))}
+
+    draws = draw_subsets(
+        features.shape[0],
+        reference.real_features.shape[0],
+        subsets=kid_subsets,
+        subset_size=kid_subset_size,
+        seed=kid_seed,
+    )
+    neighbour_values, kid = _neighbours_and_kid(
+        reference, as_float32(features), draws, block_size=block_size
+    )
+    results.update(kid_mean=kid.mean, kid_std=kid.std, kid_subset_size=float(kid.subset_size))
+    results.update(neighbour_values)
+
+    if reference.training is not None:
+        results.update(
+            memorisation_against(
+                reference.training,
+                features,
+                threshold=memorisation_threshold,
+                block_size=block_size,
+            )
+        )
+    if generated_probs is not None:
+        mean, std = classifier_inception_score(generated_probs)
+        results.update(inception_score_mean=mean, inception_score_std=std)
+    return results
+
+
+def _neighbours_and_kid(
+    reference: Reference, generated: np.ndarray, draws: SubsetDraws, *, block_size: int | None
+) -> tuple[dict[str, float], KIDResult]:
+    """Precision, recall, density, coverage and KID from one pass over
+    blocks of the float32 ``generated`` features (KID's generated subsets
+    computed directly instead when that is cheaper)."""
+    neighbours = NeighbourCounts(reference.neighbourhood, generated)
+    dim = generated.shape[1]
+    kernel_sums = GeneratedKernelSums(draws, dim) if share_generated_blocks(draws, dim) else None
+    for block in generated_gram_blocks(generated, reference.real_features, block_size=block_size):
+        neighbours.add(block)
+        if kernel_sums is not None:
+            kernel_sums.add(block)
+    if kernel_sums is not None:
+        generated_sums, cross_sums = kernel_sums.generated_sums, kernel_sums.cross_sums
+    else:
+        generated_sums, cross_sums = cross_kernel_sums(
+            generated, reference.real_features, draws, strategy="subsets"
+        )
+    kid = kid_from_sums(
+        generated_sums, reference.real_kernel_sums(draws), cross_sums, draws.subset_size
+    )
+    return neighbours.result(), kid

@@ -1,0 +1,217 @@
+"""Metadata that travels with every metric genbench reports.
+
+Each number in a result record is keyed by a metric name registered here, so
+a leaderboard can rank, label and group columns without special cases. The
+engine's own metrics and the names the harness and tasks emit are registered
+on import; other modules (text and audio metrics, plugins) call
+:func:`register_metric` at import time.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from genbench.tasks.base import MODALITIES
+
+KINDS: tuple[str, ...] = ("sample", "likelihood", "reconstruction", "speed", "model", "task")
+"""What a metric measures: ``sample`` (quality/diversity of generated
+samples), ``likelihood`` (held-out log-likelihood), ``reconstruction``
+(encode-decode fidelity), ``speed`` (wall-clock cost), ``model`` (facts about
+the fitted model, e.g. parameters), ``task`` (a task's own metric, e.g. modes
+covered on a toy mixture)."""
+
+_METRIC_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """Everything a table needs to show one metric.
+
+    Attributes:
+        name: lower-case snake-case key used in result records and tables.
+        unit: spelled out, e.g. ``"nats/example"``, ``"bits/dim"``, ``"s"``;
+            ``"1"`` for dimensionless numbers and fractions.
+        higher_is_better: ranking direction; ``None`` when the number is
+            descriptive only (a spread, a sample count, a parameter count).
+        modalities: the modalities the metric is reported on.
+        description: one sentence stating the definition and its convention.
+        kind: one of :data:`KINDS`.
+    """
+
+    name: str
+    unit: str
+    higher_is_better: bool | None
+    modalities: tuple[str, ...]
+    description: str
+    kind: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _METRIC_NAME.match(self.name):
+            raise ValueError(
+                f"metric name {self.name!r} must be lower-case snake case "
+                "(letters, digits, underscores; starting with a letter)"
+            )
+        if not isinstance(self.unit, str) or not self.unit.strip():
+            raise ValueError(f"metric {self.name!r} needs a unit (use '1' for dimensionless)")
+        if self.higher_is_better not in (True, False, None):
+            raise ValueError(
+                f"metric {self.name!r}: higher_is_better must be True, False or None, "
+                f"got {self.higher_is_better!r}"
+            )
+        modalities = tuple(self.modalities)
+        if not modalities or any(m not in MODALITIES for m in modalities):
+            raise ValueError(
+                f"metric {self.name!r} has modalities {modalities!r}; "
+                f"choose a non-empty subset of {list(MODALITIES)}"
+            )
+        object.__setattr__(self, "modalities", modalities)
+        if not isinstance(self.description, str) or not self.description.strip():
+            raise ValueError(f"metric {self.name!r} needs a description")
+        if self.kind not in KINDS:
+            raise ValueError(
+                f"metric {self.name!r} has kind {self.kind!r}; choose one of {list(KINDS)}"
+            )
+
+
+_REGISTRY: dict[str, MetricInfo] = {}
+
+METRICS = MappingProxyType(_REGISTRY)
+"""Read-only view of every registered metric, by name."""
+
+
+def register_metric(info: MetricInfo) -> MetricInfo:
+    """Add ``info`` to :data:`METRICS` and return it.
+
+    Registering a record equal to the one already held under its name is a
+    no-op (so re-importing a module is harmless).
+
+    Raises:
+        TypeError: when ``info`` is not a :class:`MetricInfo`.
+        ValueError: when another, different record already uses the name.
+    """
+    if not isinstance(info, MetricInfo):
+        raise TypeError(f"register_metric expects a MetricInfo, got {type(info).__name__}")
+    existing = _REGISTRY.get(info.name)
+    if existing is not None and existing != info:
+        raise ValueError(f"metric {info.name!r} is already registered with different metadata")
+    _REGISTRY[info.name] = info
+    return info
+
+
+def metric_info(name: str) -> MetricInfo:
+    """The registered record for ``name``.
+
+    Raises:
+        KeyError: with the closest registered names when ``name`` is unknown.
+    """
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        close = difflib.get_close_matches(str(name), list(_REGISTRY), n=5, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise KeyError(f"unknown metric {name!r}{hint}") from None
+
+
+_ALL = MODALITIES
+_CLASSIFIER_MODALITIES = ("image", "audio")
+_DISCRETE_DIM_MODALITIES = ("image", "audio", "toy")
+_TEXT = ("text",)
+
+# fmt: off
+_BUILTIN_METRICS: tuple[tuple[str, str, bool | None, tuple[str, ...], str, str], ...] = (
+    # name, unit, higher_is_better, modalities, kind, description
+    # feature-based sample metrics: genbench.metrics.engine
+    ("fid", "feature units^2", False, _ALL, "sample",
+     "Frechet distance between Gaussians fitted to real and generated features "
+     "(covariances ddof=1); matches torch-fidelity to 1e-6 relative."),
+    ("fad", "embedding units^2", False, ("audio",), "sample",
+     "Frechet Audio Distance: the Frechet distance above on the audio task's "
+     "in-domain classifier embedding (named in each record)."),
+    ("kid_mean", "1", False, _ALL, "sample",
+     "Kernel distance: mean over subsets of the unbiased MMD^2 with kernel "
+     "(x.y/d + 1)^3; subsets drawn as torch-fidelity does."),
+    ("kid_std", "1", None, _ALL, "sample",
+     "Standard deviation (ddof=0) of the per-subset MMD^2 behind kid_mean."),
+    ("kid_subset_size", "samples", None, _ALL, "sample",
+     "Samples per side in each KID subset: the requested size, or fewer when a "
+     "side has fewer samples."),
+    ("precision", "1", True, _ALL, "sample",
+     "Improved precision (k=3): fraction of generated points within (<=) the "
+     "3-NN radius of some real point."),
+    ("recall", "1", True, _ALL, "sample",
+     "Improved recall (k=3): fraction of real points within (<=) the 3-NN radius "
+     "of some generated point."),
+    ("density", "1", True, _ALL, "sample",
+     "Density (k=5): real 5-NN balls containing (<) each generated point, averaged "
+     "and divided by 5; near 1 when the distributions match."),
+    ("coverage", "1", True, _ALL, "sample",
+     "Coverage (k=5): fraction of real points whose 5-NN ball contains (<) at least "
+     "one generated point."),
+    ("inception_score_mean", "1", True, _CLASSIFIER_MODALITIES, "sample",
+     "exp(E KL(p(y|x) || p(y))) under the task's own classifier, mean over 10 "
+     "splits of shuffled samples."),
+    ("inception_score_std", "1", None, _CLASSIFIER_MODALITIES, "sample",
+     "Standard deviation (ddof=0) over splits of the classifier Inception Score."),
+    ("memorisation_fraction", "1", False, _ALL, "sample",
+     "Fraction of generated points whose distance to the nearest training point is "
+     "below 1/3 of that point's own nearest-neighbour distance."),
+    ("memorisation_median_ratio", "1", True, _ALL, "sample",
+     "Median over generated points of distance to the nearest training point "
+     "divided by that point's own nearest-neighbour distance."),
+    # likelihood: genbench.metrics.likelihood
+    ("nll_nats", "nats/example", False, _ALL, "likelihood",
+     "Mean negative log-likelihood per test example in the task's data space "
+     "(an upper bound when the model reports a bound)."),
+    ("bits_per_dim", "bits/dim", False, _DISCRETE_DIM_MODALITIES, "likelihood",
+     "-sum log p / (sum D * ln 2) over test examples of D dimensions each."),
+    ("bits_per_char", "bits/char", False, _TEXT, "likelihood",
+     "-sum log p / (characters * ln 2) over the test documents."),
+    ("bits_per_byte", "bits/byte", False, _TEXT, "likelihood",
+     "-sum log p / (UTF-8 bytes * ln 2) = log2(byte_perplexity), as lm-eval."),
+    ("bits_per_word", "bits/word", False, _TEXT, "likelihood",
+     "-sum log p / (whitespace-separated words * ln 2) = log2(word_perplexity)."),
+    ("char_perplexity", "1", False, _TEXT, "likelihood",
+     "exp(-sum log p / characters)."),
+    ("byte_perplexity", "1", False, _TEXT, "likelihood",
+     "exp(-sum log p / UTF-8 bytes), as lm-eval."),
+    ("word_perplexity", "1", False, _TEXT, "likelihood",
+     "exp(-sum log p / whitespace-separated words), as lm-eval."),
+    # reconstruction: genbench.metrics.reconstruction
+    ("recon_mse", "squared data units", False, ("image", "audio", "toy"), "reconstruction",
+     "Mean squared reconstruction error; images on the [0, 1] scale, continuous "
+     "data on its own scale."),
+    ("recon_psnr", "dB", True, ("image",), "reconstruction",
+     "Mean over examples of 10 log10(1 / MSE) on the [0, 1] scale, capped at "
+     "100 dB for perfect reconstructions."),
+    # cost and speed: emitted by the harness
+    ("samples_per_second", "samples/s", True, _ALL, "speed",
+     "Generated samples per wall-clock second of the sample hook."),
+    ("train_seconds", "s", False, _ALL, "speed",
+     "Wall-clock seconds of the training run that produced the model; a run that "
+     "reuses a cached checkpoint reports the original training time."),
+    ("sample_seconds", "s", False, _ALL, "speed",
+     "Wall-clock seconds spent in the sample hook."),
+    ("parameters", "count", None, _ALL, "model",
+     "Number of trainable parameters of the fitted model."),
+    ("nfe", "evaluations/sample", None, _ALL, "model",
+     "Network function evaluations per generated sample."),
+    # task metrics: emitted by tasks' extra_metrics
+    ("modes_covered", "modes", True, ("toy",), "task",
+     "Number of mixture modes the task counts as covered by high-quality samples."),
+    ("high_quality_fraction", "1", True, ("toy",), "task",
+     "Fraction of samples within the task's distance of some mode centre."),
+    ("true_log_density", "nats/example", True, ("toy",), "task",
+     "Mean log-density of the generated samples under the task's true data distribution."),
+)
+# fmt: on
+
+
+def _register_builtins() -> None:
+    for name, unit, higher, modalities, kind, description in _BUILTIN_METRICS:
+        register_metric(MetricInfo(name, unit, higher, modalities, description, kind))
+
+
+_register_builtins()
