@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 from genbench import __version__
 from genbench.checkpoints import Checkpoint
@@ -75,8 +76,13 @@ def worker_registry(plugin_files: tuple[str, ...]) -> Registry:
 
 def execute_cell(cell: Cell, config: dict[str, Any], settings: RunSettings) -> CellOutcome:
     """Entry point for process-pool and Dask workers: build (once) this
-    process's plugin registry from ``settings`` and run the cell."""
-    return run_cell(cell, config, settings, worker_registry(settings.plugin_files))
+    process's plugin registry from ``settings`` and run the cell on one
+    thread (parallelism comes from the workers; one thread per worker also
+    keeps floating-point reductions in the same order as a single-threaded
+    serial run)."""
+    torch.set_num_threads(1)
+    with threadpool_limits(limits=1):
+        return run_cell(cell, config, settings, worker_registry(settings.plugin_files))
 
 
 def run_cell(

@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from threadpoolctl import threadpool_limits
 
 os.environ["GENBENCH_DISABLE_PLUGIN_AUTOLOAD"] = "1"
 os.environ.pop("GENBENCH_PLUGINS", None)
 os.environ.pop("GENBENCH_PLUGIN_FILES", None)
 torch.set_num_threads(1)
+threadpool_limits(limits=1)  # the same thread count as executor workers: identical bits
 
 
 @pytest.fixture(scope="session")

@@ -79,3 +79,11 @@ def test_holdout_resampling_refuses_to_repeat_examples():
     assert sorted(draws.tolist()) == list(range(10))
     with pytest.raises(ValueError, match="asked for 11 samples but the holdout split has only 10"):
         model.sample(11, torch.Generator().manual_seed(0))
+
+
+def test_ridge_is_chosen_on_held_out_training_data():
+    images = _tiny_images(levels=17, n=600, seed=4)
+    chosen = DiscretisedGaussian.fit_validated(images, levels=17, ridges=[1e-4, 1.0, 1e4])
+    assert chosen.scale.min().item() > 1e-2  # not the degenerate smallest ridge
+    with pytest.raises(ValueError, match="ridges must name at least one candidate"):
+        DiscretisedGaussian.fit_validated(images, levels=17, ridges=[])

@@ -31,6 +31,8 @@ import numpy as np
 import torch
 
 _MAX_CODE = 2**63
+MEMO_LIMIT = 200_000
+"""Contexts whose log-distributions :meth:`KneserNeyLM.next_log_probs` keeps."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class KneserNeyLM:
         self.bos = vocab_size
         self.base = vocab_size + 1
         self.tables = tables
+        self._memo: dict[bytes, np.ndarray] = {}
 
     @classmethod
     def fit(
@@ -169,6 +172,23 @@ class KneserNeyLM:
             mass = np.maximum(table.counts[entry] - table.discount, 0.0)
             probs[owner, table.codes[entry] % self.base] += mass / np.repeat(totals, lengths)
         return probs
+
+    def next_log_probs(self, contexts: np.ndarray) -> np.ndarray:
+        """``log`` of :meth:`next_distributions`, memoised per context (decoding
+        revisits the same contexts; the memo is emptied when it holds
+        :data:`MEMO_LIMIT` of them)."""
+        contexts = np.ascontiguousarray(contexts, dtype=np.int64)
+        contexts = contexts.reshape(len(contexts), self.order - 1)
+        keys = [row.tobytes() for row in contexts]
+        missing = [i for i, key in enumerate(keys) if key not in self._memo]
+        if missing:
+            if len(self._memo) + len(missing) > MEMO_LIMIT:
+                self._memo.clear()
+                missing = list(range(len(keys)))
+            rows = np.log(self.next_distributions(contexts[missing]))
+            for i, row in zip(missing, rows, strict=True):
+                self._memo[keys[i]] = row
+        return np.stack([self._memo[key] for key in keys])
 
     def token_log_probs(self, document: torch.Tensor | np.ndarray) -> np.ndarray:
         """``log p(x_t | x_<t)`` in nats for every token of ``document``

@@ -34,7 +34,7 @@ _SPECS = (
         family="baseline",
         modalities=("image", "toy"),
         capabilities={"sample", "log_likelihood"},
-        budgets={"smoke": {"ridge": 1e-2}, "default": {"ridge": 1e-2}},
+        budgets={"default": {"ridges": [1.0, 10.0, 100.0, 1000.0, 3000.0]}},
         description="full-covariance Gaussian, discretised per dimension (exact likelihood)",
     ),
     ModelSpec(
@@ -46,6 +46,8 @@ _SPECS = (
     ),
 )
 _NAMES = {spec.name for spec in _SPECS}
+CONTINUOUS_RIDGE = 1e-6
+"""Added to the diagonal of a continuous task's covariance for stability."""
 BaselineModel = ResamplingModel | Gaussian | DiscretisedGaussian | Uniform
 
 
@@ -72,10 +74,10 @@ def fit(
         return ResamplingModel(data.train, replace=True)
     if spec.name == "uniform":
         return Uniform.fit(task)
-    ridge = float(spec.hyperparameters(budget)["ridge"])
     if task.levels is None:
-        return Gaussian.fit(data.train, ridge=ridge)
-    return DiscretisedGaussian.fit(data.train, levels=task.levels, ridge=ridge)
+        return Gaussian.fit(data.train, ridge=CONTINUOUS_RIDGE)
+    ridges = [float(r) for r in spec.hyperparameters(budget)["ridges"]]
+    return DiscretisedGaussian.fit_validated(data.train, levels=task.levels, ridges=ridges)
 
 
 @hookimpl
