@@ -22,6 +22,7 @@ from genbench.features.cache import FeatureCache
 from genbench.grid import Cell
 from genbench.hookcall import HookFailure, call_hook
 from genbench.metrics.engine import Reference, prepare_reference, sample_metrics
+from genbench.metrics.info import METRICS
 from genbench.metrics.likelihood import likelihood_metrics
 from genbench.metrics.reconstruction import reconstruction_metrics
 from genbench.plugins import get_plugin_manager
@@ -200,9 +201,7 @@ class _CellRun:
             checkpoint.record_training_seconds(self.timings["fit_s"])
         self.metrics["train_seconds"] = checkpoint.training_seconds() or self.timings["fit_s"]
         self.info = self.model_info(model)
-        self.metrics.update(
-            {k: float(v) for k, v in self.info.items() if k in ("parameters", "nfe")}
-        )
+        self.metrics.update({k: v for k, v in self.info.items() if k in METRICS})
 
         samples = self.hook("sample", model=model, n=n, seed=seeds["sample"])
         self.stage = "sample"
@@ -284,7 +283,7 @@ class _CellRun:
 
     def evaluate_likelihood(self, task: Task, model: Any) -> None:
         x = task.likelihood_batch(self.cell.budget)
-        discrete = task.levels is not None
+        discrete = task.discrete
         result = self.hook("log_likelihood", model=model, x=x)
         try:
             result = validate_log_likelihood(result, len(x), discrete=discrete)

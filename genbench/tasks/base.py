@@ -104,6 +104,12 @@ class Task(ABC):
         self._fingerprint: str | None = None
         self._lock = threading.Lock()
 
+    @property
+    def discrete(self) -> bool:
+        """True when likelihoods are probabilities of discrete data (pixels,
+        mu-law codes, characters), so a log-likelihood cannot exceed 0."""
+        return self.levels is not None or self.modality == "text"
+
     # -- data ---------------------------------------------------------------
 
     @abstractmethod

@@ -1,0 +1,131 @@
+"""DDIM with S = 50 steps against ancestral DDPM with T = 1000 steps, on
+the same trained diffusion model.
+
+Trains the ``diffusion-ddpm`` network on ``image/mnist`` at the chosen budget
+(or loads it from the checkpoint cache that ``genbench run`` uses: same key,
+same fit seed), draws the same number of samples with each sampler from the
+same seed, and prints per sampler the network evaluations per sample, the
+wall time per sample, and FID, KID, precision and recall on the task's
+in-domain classifier features against the test reference. Then the speed
+ratio (target >= 10x) and the relative FID gap (target: DDIM within 15% of
+DDPM). Sampling is single-threaded, like the default benchmark. Usage::
+
+    python benchmarks/bench_ddim_vs_ddpm.py --samples 500 --budget default
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+from genbench_families.diffusion import Diffusion, step_sequence
+from genbench_families.plugin import FittedModel, fit, seeded_generator
+
+from genbench.checkpoints import Checkpoint
+from genbench.grid import Cell, seeds_for
+from genbench.metrics.engine import prepare_reference, sample_metrics
+from genbench.paths import default_cache_dir
+from genbench.plugins import get_plugin_manager
+from genbench.registry import Registry
+from genbench.tasks.base import Task
+from genbench.tasks.image import MnistTask
+
+MODEL = "diffusion-ddpm"
+
+
+def load_or_train(task: Task, budget: str, seed: int, cache: Path) -> FittedModel:
+    """The ``diffusion-ddpm`` model as ``genbench run`` trains it: the
+    checkpoint key and fit seed are built the way the harness builds them,
+    so a cached run's network is reused."""
+    registry = Registry(get_plugin_manager())
+    spec = registry.model(MODEL)
+    cell = Cell(model=MODEL, task=task.name, seed=seed, budget=budget)
+    fit_seed = seeds_for(cell, spec.trains_as or spec.name)["fit"]
+    checkpoint = Checkpoint(
+        cache / "checkpoints",
+        {
+            "plugin": spec.plugin,
+            "plugin_version": spec.plugin_version,
+            "network": spec.trains_as or spec.name,
+            "hyperparameters": spec.hyperparameters(budget),
+            "task_fingerprint": task.fingerprint(),
+            "seed": fit_seed,
+            "budget": budget,
+        },
+    )
+    cached = checkpoint.path.exists()
+    start = time.perf_counter()
+    model = fit(spec=spec, task=task, budget=budget, seed=fit_seed, checkpoint=checkpoint)
+    print(f"{'loaded' if cached else 'trained'} {MODEL} in {time.perf_counter() - start:.1f} s")
+    return model
+
+
+def draw(
+    model: Diffusion, sampler: str, steps: int, n: int, seed: int
+) -> tuple[torch.Tensor, float]:
+    """``n`` samples (task format) and the wall time to draw them."""
+    sequence = step_sequence(model.T, steps)
+    generator = seeded_generator(seed)
+    start = time.perf_counter()
+    with torch.no_grad():
+        if sampler == "ddpm":  # ancestral
+            x = model.sample_ddpm(n, generator, sequence)
+        else:
+            x = model.ddim(torch.randn(n, *model.space.shape, generator=generator), sequence)
+    seconds = time.perf_counter() - start
+    return model.space.decode(x), seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=500, help="samples per sampler")
+    parser.add_argument("--budget", default="default", choices=["smoke", "default", "full"])
+    parser.add_argument("--seed", type=int, default=0, help="base seed of the run")
+    parser.add_argument("--ddpm-steps", type=int, default=1000)
+    parser.add_argument("--ddim-steps", type=int, default=50)
+    parser.add_argument("--cache", type=Path, default=None, help="checkpoint cache root")
+    parser.add_argument("--previews", type=Path, default=None, help="write sample grids here")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    task = MnistTask()
+    fitted = load_or_train(task, args.budget, args.seed, args.cache or default_cache_dir())
+    diffusion = fitted.model
+    extractor = task.feature_extractor()
+    reference = prepare_reference(extractor.features(task.reference(args.budget)))
+
+    rows = {}
+    for sampler, steps in (("ddpm", args.ddpm_steps), ("ddim", args.ddim_steps)):
+        samples, seconds = draw(diffusion, sampler, steps, args.samples, seed=args.seed + 1)
+        scores = sample_metrics(
+            reference,
+            extractor.features(samples),
+            kid_subset_size=min(1000, args.samples),
+        )
+        rows[sampler] = {"steps": steps, "seconds": seconds, **scores}
+        if args.previews is not None:
+            args.previews.mkdir(parents=True, exist_ok=True)
+            task.save_preview(samples, args.previews / f"{sampler}{steps}")
+
+    print(f"\n{args.samples} samples per sampler, image/mnist, budget {args.budget!r}, 1 thread")
+    header = f"{'sampler':8s} {'NFE':>5s} {'s total':>8s} {'ms/sample':>10s} {'FID':>8s}"
+    print(header + f" {'KID':>8s} {'precision':>9s} {'recall':>7s}")
+    for sampler, row in rows.items():
+        print(
+            f"{sampler:8s} {row['steps']:5d} {row['seconds']:8.1f} "
+            f"{1e3 * row['seconds'] / args.samples:10.2f} {row['fid']:8.2f} "
+            f"{row['kid_mean']:8.4f} {row['precision']:9.3f} {row['recall']:7.3f}"
+        )
+    ratio = rows["ddpm"]["seconds"] / rows["ddim"]["seconds"]
+    gap = (rows["ddim"]["fid"] - rows["ddpm"]["fid"]) / rows["ddpm"]["fid"]
+    print(f"\nspeed-up of DDIM over DDPM: {ratio:.1f}x (target >= 10x): {_verdict(ratio >= 10)}")
+    print(f"DDIM FID relative to DDPM: {gap:+.1%} (target <= +15%): {_verdict(gap <= 0.15)}")
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+if __name__ == "__main__":
+    main()

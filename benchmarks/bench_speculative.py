@@ -1,0 +1,160 @@
+"""Speculative vs direct sampling from the same Transformer on text/pydoc.
+
+The target is the text plugin's Transformer trained at ``--budget`` (cached
+under ``--cache``, or loaded from ``--weights``, e.g. a checkpoint that
+``genbench run`` wrote); the draft is the Kneser-Ney n-gram of the same
+budget.
+Generation runs one sequence at a time (batch 1, the latency-bound regime
+speculative decoding is for), continuing training prompts as the
+leaderboard rows do. For each temperature it prints direct and speculative
+tokens per second, their ratio, the measured acceptance rate ``a`` and
+tokens per target call.
+
+It also prints what a 2x speed-up needs. With ``k`` draft tokens per
+round, each accepted independently with probability ``a``, a round yields
+``(1 - a^(k+1)) / (1 - a)`` tokens (Leviathan et al. 2023) and costs one
+target call on ``k + 1`` tokens plus ``k`` draft steps. Timing those costs
+here (relative to one direct step) gives the acceptance rate at which the
+ratio reaches 2. Times are the process's CPU time on one thread, so other
+load on the machine does not distort the ratios. Usage::
+
+    python benchmarks/bench_speculative.py --budget default --samples 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from genbench_text import plugin
+from genbench_text.decoding import Decoding, generate
+from genbench_text.models import TextModel
+from genbench_text.sessions import NgramSession, TransformerSession
+from genbench_text.specs import model_specs
+from genbench_text.speculative import speculative_generate
+
+from genbench import ModelSpec
+from genbench.checkpoints import Checkpoint
+from genbench.tasks.text import PydocTask
+
+
+class WeightsFile(Checkpoint):
+    """A checkpoint slot that reads a given safetensors file."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path.parent, {"weights": str(path)})
+        self.path = path
+
+    def save(self, state: dict[str, torch.Tensor]) -> None:
+        raise RuntimeError(f"{self.path} could not be loaded as the target's weights")
+
+
+def fitted(name: str, task: PydocTask, budget: str, cache: Path, weights: Path | None) -> TextModel:
+    spec: ModelSpec = next(s for s in model_specs() if s.name == name)
+    key = {"bench": "speculative", "network": spec.trains_as or spec.name, "budget": budget}
+    checkpoint = WeightsFile(weights) if weights else Checkpoint(cache, key)
+    return plugin.fit(spec=spec, task=task, budget=budget, seed=0, checkpoint=checkpoint)
+
+
+def timed(function, repeats: int = 20) -> float:
+    """Median CPU seconds of ``function()``."""
+    times = []
+    for _ in range(repeats):
+        start = time.process_time()
+        function()
+        times.append(time.process_time() - start)
+    return float(np.median(times))
+
+
+def step_costs(model: TextModel, lookahead: int) -> tuple[float, float, float]:
+    """Seconds of one direct target step, one target call on ``lookahead + 1``
+    tokens, and one draft step, each with a 32-token history."""
+    prompt = model.prompts.draw(1, np.random.default_rng(0))
+
+    def call(network, tokens: int) -> float:
+        session = model.session(network, 1)
+        session.feed(prompt)
+
+        def once() -> None:
+            session.feed(torch.zeros(1, tokens, dtype=torch.int64))
+            session.truncate(session.lengths - tokens)
+
+        return timed(once)
+
+    return call(model.network, 1), call(model.network, lookahead + 1), call(model.draft, 1)
+
+
+def needed_acceptance(lookahead: int, verify: float, draft: float, target: float = 2.0) -> float:
+    """Smallest acceptance rate whose expected speed-up reaches ``target``,
+    with costs relative to one direct step (1 when unreachable)."""
+    cost = verify + lookahead * draft
+    for rate in np.linspace(0.0, 0.999, 1000):
+        tokens = (1 - rate ** (lookahead + 1)) / (1 - rate)
+        if tokens / cost >= target:
+            return float(rate)
+    return 1.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budget", default="default", choices=["smoke", "default", "full"])
+    parser.add_argument("--samples", type=int, default=10, help="sequences per measurement")
+    parser.add_argument("--cache", type=Path, default=Path(".genbench-cache/bench-speculative"))
+    parser.add_argument("--weights", type=Path, help="target weights (safetensors)")
+    parser.add_argument("--temperatures", type=float, nargs="+", default=[1.0, 0.7, 0.4])
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+
+    task = PydocTask()
+    model = fitted("transformer-speculative", task, args.budget, args.cache, args.weights)
+    lookahead = model.decoding.lookahead
+    length = task.sample_tokens
+    direct_step, verify, draft_step = step_costs(model, lookahead)
+    print(
+        f"target {model.parameters():,} parameters; draft: Kneser-Ney order "
+        f"{model.draft.order}; {lookahead} draft tokens per round; batch 1; "
+        f"{args.samples} x {length} tokens"
+    )
+    print(
+        f"one direct step {direct_step * 1e3:.2f} ms; verifying {lookahead + 1} tokens "
+        f"{verify / direct_step:.2f}x a step; one draft step {draft_step / direct_step:.2f}x"
+    )
+    need = needed_acceptance(lookahead, verify / direct_step, draft_step / direct_step)
+    print(f"acceptance rate needed for 2x at these costs: {need:.2f}")
+    print(f"{'temperature':>11} {'direct tok/s':>12} {'spec tok/s':>10} {'ratio':>6} "
+          f"{'acceptance':>10} {'tok/call':>8}")  # fmt: skip
+    prompts = model.prompts.draw(args.samples, np.random.default_rng(1))
+    for temperature in args.temperatures:
+        decoding = Decoding("sample", temperature=temperature)
+        generator = torch.Generator().manual_seed(0)
+        start = time.process_time()
+        for prompt in prompts:
+            session = TransformerSession(model.network, 1)
+            generate(session, prompt[None], length, decoding, generator)
+        direct = args.samples * length / (time.process_time() - start)
+        drafted = accepted = rounds = emitted = 0
+        start = time.process_time()
+        for prompt in prompts:
+            _, stats = speculative_generate(
+                TransformerSession(model.network, 1),
+                NgramSession(model.draft, 1, prompts.shape[1] + length + lookahead + 1),
+                prompt[None],
+                length,
+                lookahead,
+                generator,
+                temperature=temperature,
+            )
+            drafted, accepted = drafted + stats.drafted, accepted + stats.accepted
+            rounds, emitted = rounds + stats.rounds, emitted + stats.emitted
+        speculative = args.samples * length / (time.process_time() - start)
+        print(
+            f"{temperature:>11.2f} {direct:>12.1f} {speculative:>10.1f} "
+            f"{speculative / direct:>6.2f} {accepted / drafted:>10.3f} {emitted / rounds:>8.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

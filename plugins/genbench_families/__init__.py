@@ -1,0 +1,29 @@
+"""genbench's built-in model families: VAE (with β-VAE and autoencoder
+variants), GAN, diffusion (DDPM and DDIM samplers), RealNVP flow and
+PixelCNN, for image and toy tasks.
+
+An ordinary plugin, registered through the ``genbench`` entry-point group as
+``families``. Algorithms (losses, samplers, likelihood bounds) live in one
+module per family; networks come from per-modality factories in
+:mod:`genbench_families.nets`.
+"""
+
+from genbench_families.plugin import (
+    FittedModel,
+    fit,
+    log_likelihood,
+    model_info,
+    reconstruct,
+    register_models,
+    sample,
+)
+
+__all__ = [
+    "FittedModel",
+    "fit",
+    "log_likelihood",
+    "model_info",
+    "reconstruct",
+    "register_models",
+    "sample",
+]

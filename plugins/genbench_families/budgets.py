@@ -1,0 +1,276 @@
+"""Hyper-parameters of every family per budget and modality.
+
+Each budget holds one set per modality (``{"image": {...}, "toy": {...}}``):
+the same row trains a conv net on images and an MLP on toy data. Keys are
+the keyword arguments of the family's algorithm class.
+
+The ``default`` image budgets were chosen by training each family on
+``image/mnist`` for a fixed single-threaded CPU time and comparing FID and
+bits/dim (docs/families.md lists the measurements); ``smoke`` trains in a
+second or two on ``image/digits`` and the toy tasks; ``full`` is for real
+runs and has not been tuned.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _budgets(smoke: dict, default: dict, full: dict) -> dict[str, dict[str, dict[str, Any]]]:
+    return {"smoke": smoke, "default": default, "full": full}
+
+
+VAE_BUDGETS = _budgets(
+    smoke={
+        "image": {
+            "latent_dim": 8,
+            "width": 16,
+            "steps": 60,
+            "batch_size": 32,
+            "lr": 5e-3,
+            "importance_samples": 8,
+        },
+        "toy": {
+            "latent_dim": 2,
+            "width": 32,
+            "steps": 150,
+            "batch_size": 128,
+            "lr": 3e-3,
+            "importance_samples": 16,
+            "kl_warmup": 0.5,
+        },
+    },
+    default={
+        "image": {
+            "latent_dim": 16,
+            "width": 32,
+            "steps": 300,
+            "batch_size": 32,
+            "lr": 5e-3,
+            "importance_samples": 16,
+        },
+        "toy": {
+            "latent_dim": 2,
+            "width": 64,
+            "steps": 1000,
+            "batch_size": 256,
+            "lr": 3e-3,
+            "importance_samples": 64,
+            "kl_warmup": 0.5,
+        },
+    },
+    full={
+        "image": {
+            "latent_dim": 32,
+            "width": 64,
+            "steps": 20_000,
+            "batch_size": 64,
+            "lr": 1e-3,
+            "importance_samples": 1000,
+        },
+        "toy": {
+            "latent_dim": 2,
+            "width": 128,
+            "steps": 10_000,
+            "batch_size": 256,
+            "lr": 1e-3,
+            "importance_samples": 1000,
+            "kl_warmup": 0.5,
+        },
+    },
+)
+
+GAN_BUDGETS = _budgets(
+    smoke={
+        "image": {"latent_dim": 16, "width": 16, "steps": 40, "batch_size": 32, "lr": 2e-4},
+        "toy": {"latent_dim": 8, "width": 32, "steps": 150, "batch_size": 128, "lr": 1e-3},
+    },
+    default={
+        "image": {"latent_dim": 32, "width": 32, "steps": 400, "batch_size": 32, "lr": 2e-4},
+        "toy": {"latent_dim": 8, "width": 64, "steps": 1500, "batch_size": 128, "lr": 1e-3},
+    },
+    full={
+        "image": {"latent_dim": 64, "width": 64, "steps": 20_000, "batch_size": 64, "lr": 2e-4},
+        "toy": {"latent_dim": 8, "width": 128, "steps": 10_000, "batch_size": 256, "lr": 5e-4},
+    },
+)
+
+DIFFUSION_BUDGETS = _budgets(
+    smoke={
+        "image": {
+            "width": 16,
+            "steps": 60,
+            "batch_size": 32,
+            "lr": 4e-3,
+            "ema": 0.9,
+            "T": 1000,
+            "ddpm_steps": 20,
+            "ddim_steps": 10,
+            "inversion_steps": 10,
+            "vlb_terms": 4,
+        },
+        "toy": {
+            "width": 32,
+            "steps": 200,
+            "batch_size": 128,
+            "lr": 1e-2,
+            "ema": 0.95,
+            "T": 1000,
+            "ddpm_steps": 50,
+            "ddim_steps": 20,
+            "inversion_steps": 20,
+            "vlb_terms": 8,
+        },
+    },
+    default={
+        "image": {
+            "width": 24,
+            "steps": 600,
+            "batch_size": 32,
+            "lr": 4e-3,
+            "ema": 0.995,
+            "T": 1000,
+            "ddpm_steps": 25,
+            "ddim_steps": 10,
+            "inversion_steps": 10,
+            "vlb_terms": 8,
+        },
+        "toy": {
+            "width": 64,
+            "steps": 2000,
+            "batch_size": 512,
+            "lr": 1e-2,
+            "ema": 0.995,
+            "T": 1000,
+            "ddpm_steps": 200,
+            "ddim_steps": 50,
+            "inversion_steps": 50,
+            "vlb_terms": 64,
+        },
+    },
+    full={
+        "image": {
+            "width": 64,
+            "steps": 50_000,
+            "batch_size": 128,
+            "lr": 2e-4,
+            "ema": 0.9999,
+            "T": 1000,
+            "ddpm_steps": 1000,
+            "ddim_steps": 50,
+            "inversion_steps": 50,
+            "vlb_terms": 999,
+        },
+        "toy": {
+            "width": 128,
+            "steps": 20_000,
+            "batch_size": 256,
+            "lr": 1e-3,
+            "ema": 0.999,
+            "T": 1000,
+            "ddpm_steps": 1000,
+            "ddim_steps": 50,
+            "inversion_steps": 50,
+            "vlb_terms": 999,
+        },
+    },
+)
+
+FLOW_BUDGETS = _budgets(
+    smoke={
+        "image": {
+            "scales": 2,
+            "couplings": 2,
+            "width": 16,
+            "steps": 60,
+            "batch_size": 32,
+            "lr": 1e-3,
+            "ema": 0.9,
+        },
+        "toy": {
+            "scales": 1,
+            "couplings": 3,
+            "width": 32,
+            "steps": 100,
+            "batch_size": 128,
+            "lr": 3e-3,
+            "ema": 0.95,
+        },
+    },
+    default={
+        "image": {
+            "scales": 2,
+            "couplings": 2,
+            "width": 32,
+            "steps": 400,
+            "batch_size": 32,
+            "lr": 1e-3,
+            "ema": 0.99,
+        },
+        "toy": {
+            "scales": 1,
+            "couplings": 3,
+            "width": 64,
+            "steps": 800,
+            "batch_size": 256,
+            "lr": 3e-3,
+            "ema": 0.99,
+        },
+    },
+    full={
+        "image": {
+            "scales": 3,
+            "couplings": 3,
+            "width": 64,
+            "steps": 30_000,
+            "batch_size": 64,
+            "lr": 1e-3,
+            "ema": 0.999,
+        },
+        "toy": {
+            "scales": 1,
+            "couplings": 6,
+            "width": 128,
+            "steps": 10_000,
+            "batch_size": 256,
+            "lr": 1e-3,
+            "ema": 0.999,
+        },
+    },
+)
+
+AUTOREGRESSIVE_BUDGETS = _budgets(
+    smoke={
+        "image": {"width": 16, "layers": 2, "steps": 60, "batch_size": 16, "lr": 5e-3},
+        "toy": {
+            "width": 32,
+            "layers": 2,
+            "steps": 200,
+            "batch_size": 128,
+            "lr": 1e-2,
+            "components": 8,
+        },
+    },
+    default={
+        "image": {"width": 32, "layers": 4, "steps": 200, "batch_size": 16, "lr": 5e-3},
+        "toy": {
+            "width": 64,
+            "layers": 2,
+            "steps": 1000,
+            "batch_size": 256,
+            "lr": 1e-2,
+            "components": 8,
+        },
+    },
+    full={
+        "image": {"width": 64, "layers": 8, "steps": 30_000, "batch_size": 64, "lr": 1e-3},
+        "toy": {
+            "width": 128,
+            "layers": 3,
+            "steps": 10_000,
+            "batch_size": 256,
+            "lr": 1e-3,
+            "components": 16,
+        },
+    },
+)

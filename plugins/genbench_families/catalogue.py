@@ -1,0 +1,138 @@
+"""The models this plugin registers and how to build them.
+
+Variants that share a trained network (the DDIM row) declare ``trains_as``
+and carry exactly the same budgets (see :mod:`.budgets`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from genbench import ModelSpec
+from genbench_families.autoregressive import Autoregressive
+from genbench_families.base import GenerativeModel
+from genbench_families.budgets import (
+    AUTOREGRESSIVE_BUDGETS,
+    DIFFUSION_BUDGETS,
+    FLOW_BUDGETS,
+    GAN_BUDGETS,
+    VAE_BUDGETS,
+)
+from genbench_families.diffusion import Diffusion
+from genbench_families.flow import RealNVP
+from genbench_families.gan import GAN
+from genbench_families.nets import factory_for
+from genbench_families.space import DataSpace
+from genbench_families.vae import VAE
+
+MODALITIES = ("image", "toy")
+
+ALGORITHMS: dict[str, type[GenerativeModel]] = {
+    "vae": VAE,
+    "gan": GAN,
+    "diffusion": Diffusion,
+    "flow": RealNVP,
+    "autoregressive": Autoregressive,
+}
+
+
+SPECS: tuple[ModelSpec, ...] = (
+    ModelSpec(
+        name="vae",
+        family="vae",
+        modalities=MODALITIES,
+        capabilities={"sample", "log_likelihood", "reconstruct"},
+        budgets=VAE_BUDGETS,
+        description="VAE, conv/MLP encoder-decoder, discretised-logistic decoder; IWAE bound",
+    ),
+    ModelSpec(
+        name="vae-beta4",
+        family="vae",
+        modalities=MODALITIES,
+        capabilities={"sample", "log_likelihood", "reconstruct"},
+        budgets=VAE_BUDGETS,
+        options={"beta": 4.0},
+        description="β-VAE (β = 4): smoother codes, blurrier reconstructions",
+    ),
+    ModelSpec(
+        name="autoencoder",
+        family="vae",
+        modalities=MODALITIES,
+        capabilities={"sample", "reconstruct"},
+        budgets=VAE_BUDGETS,
+        options={"autoencoder": True},
+        description="plain autoencoder; samples decode random N(0, I) codes",
+    ),
+    ModelSpec(
+        name="gan",
+        family="gan",
+        modalities=MODALITIES,
+        capabilities={"sample"},
+        budgets=GAN_BUDGETS,
+        options={"loss": "hinge"},
+        description="DCGAN-style GAN, spectrally normalised critic, hinge loss",
+    ),
+    ModelSpec(
+        name="diffusion-ddpm",
+        family="diffusion",
+        modalities=MODALITIES,
+        capabilities={"sample", "log_likelihood"},
+        budgets=DIFFUSION_BUDGETS,
+        options={"sampler": "ddpm"},
+        description="DDPM (ε-prediction U-Net), ancestral sampler; variational bound",
+    ),
+    ModelSpec(
+        name="diffusion-ddim",
+        family="diffusion",
+        modalities=MODALITIES,
+        capabilities={"sample", "reconstruct"},
+        budgets=DIFFUSION_BUDGETS,
+        options={"sampler": "ddim"},
+        trains_as="diffusion-ddpm",
+        description="the DDPM network sampled by DDIM (S ≪ T steps); DDIM-inversion recon",
+    ),
+    ModelSpec(
+        name="realnvp",
+        family="flow",
+        modalities=MODALITIES,
+        capabilities={"sample", "log_likelihood", "reconstruct"},
+        budgets=FLOW_BUDGETS,
+        description="RealNVP: affine couplings, checkerboard/channel masks, multi-scale",
+    ),
+    ModelSpec(
+        name="pixelcnn",
+        family="autoregressive",
+        modalities=MODALITIES,
+        capabilities={"sample", "log_likelihood"},
+        budgets=AUTOREGRESSIVE_BUDGETS,
+        description="PixelCNN (masked convs, categorical levels); MADE mixture on toy",
+    ),
+)
+
+SPECS_BY_NAME: dict[str, ModelSpec] = {spec.name: spec for spec in SPECS}
+
+
+def hyperparameters(spec: ModelSpec, budget: str, modality: str) -> dict[str, Any]:
+    """The hyper-parameters of ``spec`` at ``budget`` for ``modality``.
+
+    Raises:
+        ValueError: the model has no networks for ``modality``.
+    """
+    per_modality = spec.hyperparameters(budget)
+    if modality not in per_modality:
+        raise ValueError(
+            f"model {spec.name!r} has no {budget!r} budget for modality {modality!r}; "
+            f"it supports {sorted(per_modality)}"
+        )
+    return dict(per_modality[modality])
+
+
+def build(
+    spec: ModelSpec, shape: tuple[int, ...], levels: int | None, modality: str, budget: str
+) -> GenerativeModel:
+    """A freshly initialised model for ``spec`` on examples of ``shape``."""
+    space = DataSpace(shape, levels)
+    algorithm = ALGORITHMS[spec.family]
+    return algorithm(
+        space, factory_for(modality), **hyperparameters(spec, budget, modality), **spec.options
+    )

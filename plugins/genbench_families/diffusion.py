@@ -1,0 +1,306 @@
+"""Denoising diffusion (Ho et al., 2020) with ε-prediction, and its samplers.
+
+Forward process over ``T`` steps with the linear schedule
+``β_t ∈ [1e-4, 0.02]·1000/T``: ``x_t = sqrt(ᾱ_t) x_0 + sqrt(1 - ᾱ_t) ε``.
+The network ``ε̂(x_t, t/T)`` is trained on ``||ε - ε̂||²`` with ``t``
+uniform on ``1..T`` and evaluated with an exponential moving average of its
+weights.
+
+Samplers walk a decreasing subsequence of steps ending at ``t = 1``:
+
+* ``ddpm``: ancestral sampling with posterior variances ``β̃``; on a
+  subsequence of ``K < T`` steps it is the respaced chain of Nichol and
+  Dhariwal (2021). ``K`` network evaluations per sample.
+* ``ddim``: the deterministic DDIM update (Song et al., 2021, η = 0) on
+  ``S`` steps; :meth:`Diffusion.invert` runs it backwards to encode.
+
+The two samplers are two leaderboard rows sharing one network, and each
+answers the hooks that belong to it: the ``ddpm`` row reports the
+likelihood bound (the variational bound is a bound on the ancestral
+sampler's distribution, not on the one DDIM's deterministic map defines);
+the ``ddim`` row reconstructs by DDIM inversion, which only DDIM's
+deterministic map makes possible.
+
+Likelihood: the variational bound of the ``T``-step model, with
+``log p(x_0 | x_1)`` a discretised Gaussian for discrete data (a Gaussian
+density for continuous data), the prior term in closed form, and the
+``T - 1`` KL terms estimated without bias by stratified sampling: one step
+drawn from each of at most ``vlb_terms`` geometrically spaced strata per
+example, weighted by the stratum's size (all steps when
+``vlb_terms >= T - 1``).
+"""
+
+from __future__ import annotations
+
+import math
+from types import ModuleType
+
+import torch
+from torch import Tensor
+
+from genbench_families.base import GenerativeModel, ModelLikelihood, in_chunks
+from genbench_families.distributions import (
+    discretised_gaussian_log_prob,
+    normal_kl,
+    normal_log_prob,
+)
+from genbench_families.space import DataSpace
+from genbench_families.training import EMA, train
+
+SAMPLERS = ("ddpm", "ddim")
+
+
+def linear_alpha_bars(steps: int) -> Tensor:
+    """``ᾱ_t`` for ``t = 0..steps`` (``ᾱ_0 = 1``), float64, from Ho et al.'s
+    linear β schedule rescaled to ``steps`` steps."""
+    scale = 1000.0 / steps
+    betas = torch.linspace(1e-4 * scale, 0.02 * scale, steps, dtype=torch.float64)
+    return torch.cat([torch.ones(1, dtype=torch.float64), torch.cumprod(1 - betas, 0)])
+
+
+def step_sequence(total: int, count: int) -> list[int]:
+    """``count`` distinct steps from ``total`` down to 1, evenly spaced."""
+    if not 1 <= count <= total:
+        raise ValueError(f"need 1 <= sampler steps <= T={total}, got {count}")
+    points = torch.linspace(total, 1, count, dtype=torch.float64).round().long().tolist()
+    return sorted(set(points), reverse=True)
+
+
+class Diffusion(GenerativeModel):
+    """DDPM trained with ε-prediction; sampled with DDPM or DDIM.
+
+    Args:
+        space: the task's data space.
+        nets: the modality's network factory.
+        sampler: ``"ddpm"`` or ``"ddim"`` (what :meth:`sample` uses).
+        T: diffusion steps of the trained model.
+        ddpm_steps: ancestral sampling steps (``T`` = the full chain).
+        ddim_steps: DDIM steps for sampling.
+        inversion_steps: DDIM steps each way for reconstruction.
+        vlb_terms: KL terms per example in the likelihood estimate.
+        width, steps, batch_size, lr, ema: network width and training.
+    """
+
+    def __init__(
+        self,
+        space: DataSpace,
+        nets: ModuleType,
+        *,
+        width: int,
+        steps: int,
+        batch_size: int,
+        lr: float,
+        T: int,
+        ddpm_steps: int,
+        ddim_steps: int,
+        inversion_steps: int,
+        vlb_terms: int,
+        ema: float = 0.999,
+        sampler: str = "ddpm",
+    ) -> None:
+        super().__init__(space)
+        if sampler not in SAMPLERS:
+            raise ValueError(f"unknown sampler {sampler!r}; choose one of {list(SAMPLERS)}")
+        self.T = T
+        self.sampler = sampler
+        self.capabilities = frozenset(
+            {"sample", "log_likelihood"} if sampler == "ddpm" else {"sample", "reconstruct"}
+        )
+        self.ddpm_sequence = step_sequence(T, ddpm_steps)
+        self.ddim_sequence = step_sequence(T, ddim_steps)
+        self.inversion_sequence = step_sequence(T, inversion_steps)
+        if vlb_terms < 1:
+            raise ValueError(f"vlb_terms must be >= 1, got {vlb_terms}")
+        self.vlb_terms = min(vlb_terms, T - 1)
+        self.steps, self.batch_size, self.lr, self.ema_decay = steps, batch_size, lr, ema
+        self.register_buffer("alpha_bars", linear_alpha_bars(T), persistent=False)
+        self.net = nets.denoiser(space.shape, width)
+
+    # -- schedule -------------------------------------------------------------
+
+    def _ab(self, t: Tensor | int) -> Tensor:
+        """``ᾱ_t`` as float32, broadcastable over examples when ``t`` is ``B``."""
+        value = self.alpha_bars[t].float()
+        return value.view(-1, *([1] * len(self.space.shape))) if value.dim() else value
+
+    def eps(self, x: Tensor, t: Tensor | int) -> Tensor:
+        """Predicted noise at integer step(s) ``t`` (scalar or ``B``)."""
+        t = torch.as_tensor(t).expand(len(x)) if torch.as_tensor(t).dim() == 0 else t
+        return self.net(x, t.float() / self.T)
+
+    def predict_x0(self, x: Tensor, t: Tensor | int, eps: Tensor, clip: bool) -> Tensor:
+        """``x̂_0 = (x_t - sqrt(1 - ᾱ_t) ε̂) / sqrt(ᾱ_t)``, clipped to
+        ``[-1, 1]`` for discrete data when ``clip``."""
+        ab = self._ab(t)
+        x0 = (x - (1 - ab).sqrt() * eps) / ab.sqrt()
+        return x0.clamp(-1, 1) if clip and self.space.discrete else x0
+
+    def posterior(
+        self, x0: Tensor, x: Tensor, t: Tensor | int, prev: Tensor | int
+    ) -> tuple[Tensor, Tensor]:
+        """Mean and log-variance of ``q(x_prev | x_t, x_0)`` for ``prev < t``."""
+        ab, ab_prev = self._ab(t), self._ab(prev)
+        beta = 1 - ab / ab_prev
+        mean = (ab_prev.sqrt() * beta * x0 + (1 - beta).sqrt() * (1 - ab_prev) * x) / (1 - ab)
+        var = beta * (1 - ab_prev) / (1 - ab)
+        return mean, torch.log(var.clamp(min=1e-20)).expand_as(mean)
+
+    # -- training ---------------------------------------------------------------
+
+    def loss(self, x0: Tensor, generator: torch.Generator) -> Tensor:
+        """Mean squared error of the noise prediction (Ho et al.'s simple loss)."""
+        t = torch.randint(1, self.T + 1, (len(x0),), generator=generator)
+        noise = torch.randn(x0.shape, generator=generator)
+        ab = self._ab(t)
+        xt = ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+        return ((self.eps(xt, t) - noise) ** 2).mean()
+
+    def fit(self, data: Tensor, generator: torch.Generator) -> list[float]:
+        ema = EMA(self.net, self.ema_decay)
+        history = train(
+            lambda batch: self.loss(batch, generator),
+            self.net.parameters(),
+            data,
+            steps=self.steps,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            generator=generator,
+            ema=ema,
+        )
+        self.net.load_state_dict(ema.average.state_dict())
+        return history
+
+    # -- sampling -------------------------------------------------------------
+
+    def nfe(self) -> int:
+        return len(self.ddpm_sequence if self.sampler == "ddpm" else self.ddim_sequence)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator) -> Tensor:
+        if self.sampler == "ddpm":
+            return self.sample_ddpm(n, generator, self.ddpm_sequence)
+        x = torch.randn(n, *self.space.shape, generator=generator)
+        return self.ddim(x, self.ddim_sequence)
+
+    @torch.no_grad()
+    def sample_ddpm(self, n: int, generator: torch.Generator, sequence: list[int]) -> Tensor:
+        """Ancestral sampling along ``sequence`` (decreasing, ending at 1)."""
+        x = torch.randn(n, *self.space.shape, generator=generator)
+        for t, prev in zip(sequence, [*sequence[1:], 0], strict=True):
+            x0 = self.predict_x0(x, t, self.eps(x, t), clip=True)
+            mean, log_var = self.posterior(x0, x, t, prev)
+            if prev == 0:
+                return mean
+            x = mean + (0.5 * log_var).exp() * torch.randn(x.shape, generator=generator)
+        return x
+
+    @torch.no_grad()
+    def ddim(self, x: Tensor, sequence: list[int]) -> Tensor:
+        """Deterministic DDIM from ``x`` at step ``sequence[0]`` down to ``x_0``."""
+        for t, prev in zip(sequence, [*sequence[1:], 0], strict=True):
+            x0 = self.predict_x0(x, t, self.eps(x, t), clip=True)
+            eps = (x - self._ab(t).sqrt() * x0) / (1 - self._ab(t)).sqrt()
+            x = self._ab(prev).sqrt() * x0 + (1 - self._ab(prev)).sqrt() * eps
+        return x
+
+    @torch.no_grad()
+    def invert(self, x0: Tensor, sequence: list[int]) -> Tensor:
+        """DDIM inversion: the latent at ``sequence[0]`` that DDIM maps back
+        (approximately) to ``x0``."""
+        x, current = x0, 0
+        for t in reversed(sequence):
+            x = self._invert_step(x, current, t)
+            current = t
+        return x
+
+    def _invert_step(self, x: Tensor, current: int, nxt: int) -> Tensor:
+        """One DDIM step from ``current`` up to ``nxt``, using ε̂ at the
+        current point (at ``current = 0`` the network is queried at step 1)."""
+        query = max(current, 1)
+        eps = self.eps(x, query)
+        x0 = (x - (1 - self._ab(current)).sqrt() * eps) / self._ab(current).sqrt()
+        return self._ab(nxt).sqrt() * x0 + (1 - self._ab(nxt)).sqrt() * eps
+
+    @torch.no_grad()
+    def reconstruct(self, x: Tensor) -> Tensor:
+        """Encode by DDIM inversion, decode by DDIM, both on ``inversion_steps``
+        steps (``2 · inversion_steps`` network evaluations per example)."""
+        if self.sampler != "ddim":
+            raise NotImplementedError("reconstruction by DDIM inversion is the ddim row's")
+        return self.ddim(self.invert(x, self.inversion_sequence), self.inversion_sequence)
+
+    # -- likelihood -------------------------------------------------------------
+
+    def vlb_strata(self) -> Tensor:
+        """Integer edges ``e_0 = 2 < e_1 < ... < e_m = T + 1`` of the strata of
+        KL steps, spaced geometrically: the terms shrink roughly like ``1/t``,
+        so small ``t`` gets strata of one step (evaluated exactly) and large
+        ``t`` shares wide strata."""
+        if self.vlb_terms >= self.T - 1:
+            return torch.arange(2, self.T + 2)
+        raw = torch.logspace(
+            math.log10(2), math.log10(self.T + 1), self.vlb_terms + 1, dtype=torch.float64
+        )
+        edges = torch.unique(raw.round().long())
+        edges[0], edges[-1] = 2, self.T + 1
+        return edges
+
+    @torch.no_grad()
+    def log_likelihood(self, x: Tensor, generator: torch.Generator) -> ModelLikelihood:
+        if self.sampler != "ddpm":
+            raise NotImplementedError("the variational bound is the ancestral (ddpm) row's")
+        edges = self.vlb_strata()
+        widths = (edges[1:] - edges[:-1]).float()
+        u = torch.rand(len(x), len(widths), generator=generator, dtype=torch.float64)
+        terms = edges[:-1] + (u * widths.double()).floor().long()  # one step per stratum
+        noise_terms = torch.randn(len(x), len(widths), *self.space.shape, generator=generator)
+        noise_first = torch.randn(x.shape, generator=generator)
+        kl = in_chunks(self._kl_terms, x, terms, noise_terms, size=max(1, 2048 // len(widths)))
+        diffusion = (kl * widths).sum(1)
+        decoder = in_chunks(self._decoder_term, x, noise_first, size=2048)
+        prior = self._prior_term(x)
+        return ModelLikelihood(
+            nats=decoder - prior - diffusion,
+            exact=False,
+            method="vlb",
+            details={
+                "T": self.T,
+                "kl_terms_per_example": len(widths),
+                "decoder_nats_mean": float(decoder.mean()),
+                "prior_nats_mean": float(prior.mean()),
+                "diffusion_nats_mean": float(diffusion.mean()),
+            },
+        )
+
+    def _prior_term(self, x0: Tensor) -> Tensor:
+        """``KL(q(x_T | x_0) || N(0, I))`` per example."""
+        ab = self._ab(self.T)
+        mean, log_var = ab.sqrt() * x0, torch.log(1 - ab).expand_as(x0)
+        zero = torch.zeros_like(x0)
+        return normal_kl(mean, log_var, zero, zero).flatten(1).sum(1)
+
+    def _kl_terms(self, x0: Tensor, terms: Tensor, noise: Tensor) -> Tensor:
+        """``KL(q(x_{t-1} | x_t, x_0) || p(x_{t-1} | x_t))`` for each drawn ``t``
+        (``B x m``); the model's variance is the posterior's, ``β̃_t``."""
+        b, m = terms.shape
+        t = terms.reshape(-1)
+        x0_rep = x0.repeat_interleave(m, dim=0)
+        ab = self._ab(t)
+        xt = ab.sqrt() * x0_rep + (1 - ab).sqrt() * noise.reshape(b * m, *x0.shape[1:])
+        true_mean, log_var = self.posterior(x0_rep, xt, t, t - 1)
+        model_mean, _ = self.posterior(self.predict_x0(xt, t, self.eps(xt, t), False), xt, t, t - 1)
+        kl = normal_kl(true_mean, log_var, model_mean, log_var)
+        return kl.flatten(1).sum(1).view(b, m)
+
+    def _decoder_term(self, x0: Tensor, noise: Tensor) -> Tensor:
+        """``log p(x_0 | x_1)``: Gaussian with the model's mean and variance
+        ``β_1``, discretised to the task's levels for discrete data."""
+        ab = self._ab(1)
+        x1 = ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+        mean = self.predict_x0(x1, 1, self.eps(x1, 1), clip=False)
+        log_std = 0.5 * torch.log(1 - ab).expand_as(x0)
+        if self.space.discrete:
+            logp = discretised_gaussian_log_prob(x0, mean, log_std, self.space.levels)
+        else:
+            logp = normal_log_prob(x0, mean, log_std)
+        return logp.flatten(1).sum(1)

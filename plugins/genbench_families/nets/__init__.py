@@ -1,0 +1,27 @@
+"""Per-modality network factories.
+
+Every modality module offers the same factories (``vae_networks``,
+``gan_networks``, ``denoiser``, ``conditioner``, ``autoregressive_network``)
+with the same contracts, so the families' algorithms are written once. A new
+modality (e.g. 1-D audio) adds a module here and an entry in
+:data:`FACTORIES`.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from genbench_families.nets import image, toy
+
+FACTORIES: dict[str, ModuleType] = {"image": image, "toy": toy}
+
+
+def factory_for(modality: str) -> ModuleType:
+    """The network factory module for ``modality``.
+
+    Raises:
+        ValueError: no networks exist for the modality.
+    """
+    if modality not in FACTORIES:
+        raise ValueError(f"no networks for modality {modality!r}; available: {sorted(FACTORIES)}")
+    return FACTORIES[modality]

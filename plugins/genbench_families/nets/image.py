@@ -1,0 +1,267 @@
+"""Convolutional networks for image tasks (examples ``C x H x W``).
+
+Each factory has the same name and contract as its twin in
+:mod:`genbench_families.nets.toy`, so a family's algorithm never depends on
+the modality. Convolutions on few channels at full resolution are the
+slowest thing a CPU does here, so the networks fold 2x2 pixels into channels
+first and compute at half and quarter resolution (28 → 14 → 7, 8 → 4 → 2);
+see :class:`Plan`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from genbench_families.nets.layers import TimeEmbedding, spectral
+from genbench_families.nets.pixelcnn import PixelCNN
+
+
+def _halvable(h: int, w: int) -> bool:
+    return h % 2 == 0 and w % 2 == 0 and min(h, w) >= 4
+
+
+class Plan:
+    """Where an image network computes: pixels are first folded 2x2 into
+    channels (space-to-depth) when the sides are even and at least 4, so no
+    convolution runs at full resolution; one stride-2 stage may follow.
+
+    Attributes:
+        fold: 2 when pixels are folded, else 1.
+        channels: channels after folding.
+        size: ``(h, w)`` after folding; ``low``: after the stride-2 stage
+            (``None`` when there is none).
+    """
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        if len(shape) != 3:
+            raise ValueError(f"image networks need examples of shape (C, H, W), got {shape}")
+        c, h, w = shape
+        self.fold = 2 if _halvable(h, w) else 1
+        self.channels = c * self.fold**2
+        self.size = (h // self.fold, w // self.fold)
+        self.low = (self.size[0] // 2, self.size[1] // 2) if _halvable(*self.size) else None
+
+    def folder(self) -> nn.Module:
+        """Full resolution → folded channels."""
+        return nn.PixelUnshuffle(self.fold) if self.fold > 1 else nn.Identity()
+
+    def unfolder(self) -> nn.Module:
+        """Folded channels → full resolution."""
+        return nn.PixelShuffle(self.fold) if self.fold > 1 else nn.Identity()
+
+
+def _act(leaky: bool) -> nn.Module:
+    return nn.LeakyReLU(0.2) if leaky else nn.SiLU()
+
+
+class Encoder(nn.Module):
+    """Fold, a 3x3 convolution, a stride-2 convolution (when the folded
+    image is large enough), then a linear map to ``out_features``.
+
+    Used as the VAE encoder and (with ``out_features=1``) the GAN critic.
+    """
+
+    def __init__(
+        self, shape: tuple[int, ...], out_features: int, width: int, spectral_norm: bool = False
+    ) -> None:
+        super().__init__()
+        plan = Plan(shape)
+        layers: list[nn.Module] = [
+            plan.folder(),
+            spectral(nn.Conv2d(plan.channels, width, 3, 1, 1), spectral_norm),
+            _act(spectral_norm),
+        ]
+        channels, (h, w) = width, plan.size
+        if plan.low is not None:
+            channels, (h, w) = 2 * width, plan.low
+            conv = spectral(nn.Conv2d(width, channels, 4, 2, 1), spectral_norm)
+            layers += [conv, _act(spectral_norm)]
+        layers += [nn.Flatten(), spectral(nn.Linear(channels * h * w, out_features), spectral_norm)]
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.body(x)
+
+
+class Decoder(nn.Module):
+    """A linear map from a code, a transposed convolution up to the folded
+    size (when there is a lower stage), a 3x3 convolution and unfolding.
+
+    Output: ``B x params x C x H x W`` (``params`` values per pixel, e.g. the
+    location and log-scale of a discretised logistic), passed through
+    ``torch.tanh`` when ``bounded``.
+    """
+
+    def __init__(
+        self,
+        latent_dim: int,
+        shape: tuple[int, ...],
+        params: int,
+        width: int,
+        batch_norm: bool = False,
+        bounded: bool = False,
+    ) -> None:
+        super().__init__()
+        plan = Plan(shape)
+        self.shape = tuple(shape)
+        self.params = params
+        self.bounded = bounded
+        if plan.low is not None:
+            self.start = (2 * width, *plan.low)
+            layers: list[nn.Module] = [
+                _norm(2 * width, batch_norm),
+                nn.SiLU(),
+                nn.ConvTranspose2d(2 * width, width, 4, 2, 1),
+            ]
+        else:
+            self.start = (width, *plan.size)
+            layers = []
+        self.project = nn.Linear(latent_dim, self.start[0] * self.start[1] * self.start[2])
+        layers += [
+            _norm(width, batch_norm),
+            nn.SiLU(),
+            nn.Conv2d(width, params * plan.channels, 3, 1, 1),
+            plan.unfolder(),
+        ]
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, z: Tensor) -> Tensor:
+        h = self.project(z).view(len(z), *self.start)
+        out = self.body(h).view(len(z), self.params, *self.shape)
+        return torch.tanh(out) if self.bounded else out
+
+
+def _norm(channels: int, batch_norm: bool) -> nn.Module:
+    return nn.BatchNorm2d(channels) if batch_norm else nn.Identity()
+
+
+class ResBlock(nn.Module):
+    """Two 3x3 convolutions with a time-embedding bias and a skip path."""
+
+    def __init__(self, in_channels: int, out_channels: int, time_dim: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, 1, 1)
+        self.time = nn.Linear(time_dim, out_channels)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1)
+        same = in_channels == out_channels
+        self.skip = nn.Identity() if same else nn.Conv2d(in_channels, out_channels, 1)
+        self.act = nn.SiLU()
+
+    def forward(self, x: Tensor, emb: Tensor) -> Tensor:
+        h = self.act(self.conv1(self.act(x)) + self.time(emb)[:, :, None, None])
+        return self.skip(x) + self.conv2(h)
+
+
+class UNet(nn.Module):
+    """Small U-Net ``(x, t) → output of x's shape`` for diffusion.
+
+    Fold 2x2 pixels into channels, a residual block at the folded size, a
+    stride-2 stage with a residual block, then back up through a transposed
+    convolution and a residual block fed the skip connection
+    (concatenated), a 3x3 output convolution and unfolding. A sinusoidal
+    time embedding is added inside every block.
+    """
+
+    def __init__(self, shape: tuple[int, ...], width: int) -> None:
+        super().__init__()
+        plan = Plan(shape)
+        self.shape = tuple(shape)
+        time_dim = 4 * width
+        self.embed = TimeEmbedding(time_dim)
+        self.fold, self.unfold = plan.folder(), plan.unfolder()
+        self.stem = nn.Conv2d(plan.channels, width, 3, 1, 1)
+        self.high = ResBlock(width, width, time_dim)
+        self.has_low = plan.low is not None
+        if self.has_low:
+            self.down = nn.Conv2d(width, 2 * width, 4, 2, 1)
+            self.low = ResBlock(2 * width, 2 * width, time_dim)
+            self.up = nn.ConvTranspose2d(2 * width, width, 4, 2, 1)
+            self.merge = ResBlock(2 * width, width, time_dim)
+        self.out = nn.Conv2d(width, plan.channels, 3, 1, 1)
+        self.act = nn.SiLU()
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: Tensor, t: Tensor) -> Tensor:
+        emb = self.embed(t)
+        skip = self.high(self.stem(self.fold(x)), emb)
+        h = skip
+        if self.has_low:
+            h = self.low(self.down(self.act(skip)), emb)
+            h = self.merge(torch.cat([self.up(self.act(h)), skip], dim=1), emb)
+        return self.unfold(self.out(self.act(h)))
+
+
+class Conditioner(nn.Module):
+    """Coupling-layer network ``B x in x H x W → B x out x H x W``: three 3x3
+    convolutions, the last initialised to zero so a new coupling is the
+    identity."""
+
+    def __init__(self, in_channels: int, out_channels: int, width: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(in_channels, width, 3, 1, 1),
+            nn.SiLU(),
+            nn.Conv2d(width, width, 3, 1, 1),
+            nn.SiLU(),
+            nn.Conv2d(width, out_channels, 3, 1, 1),
+        )
+        nn.init.zeros_(self.body[-1].weight)
+        nn.init.zeros_(self.body[-1].bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.body(x)
+
+
+# -- factories (same names and contracts in nets/toy.py) -----------------------
+
+
+def vae_networks(
+    shape: tuple[int, ...], latent_dim: int, params: int, width: int
+) -> tuple[nn.Module, nn.Module]:
+    """``(encoder, decoder)``: ``x → B x 2·latent_dim`` (mean, log-variance)
+    and ``z → B x params x *shape``."""
+    return Encoder(shape, 2 * latent_dim, width), Decoder(latent_dim, shape, params, width)
+
+
+def gan_networks(
+    shape: tuple[int, ...], latent_dim: int, width: int, spectral_norm: bool
+) -> tuple[nn.Module, nn.Module]:
+    """``(generator, critic)``: ``z → B x *shape`` in ``[-1, 1]`` (batch-norm
+    DCGAN generator) and ``x → B x 1`` (strided convolutions, spectral
+    normalisation when asked)."""
+    generator = Decoder(latent_dim, shape, 1, width, batch_norm=True, bounded=True)
+    critic = Encoder(shape, 1, width, spectral_norm=spectral_norm)
+    return _Squeeze(generator), critic
+
+
+class _Squeeze(nn.Module):
+    """Drops the singleton parameter axis of a one-parameter decoder."""
+
+    def __init__(self, decoder: nn.Module) -> None:
+        super().__init__()
+        self.decoder = decoder
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.decoder(z).squeeze(1)
+
+
+def denoiser(shape: tuple[int, ...], width: int) -> nn.Module:
+    """``(x, t) → B x *shape`` noise prediction, ``t`` in ``[0, 1]``."""
+    return UNet(shape, width)
+
+
+def conditioner(in_channels: int, out_channels: int, width: int) -> nn.Module:
+    """Coupling network on feature maps, initialised to output zeros."""
+    return Conditioner(in_channels, out_channels, width)
+
+
+def autoregressive_network(
+    shape: tuple[int, ...], params: int, width: int, layers: int
+) -> nn.Module:
+    """PixelCNN producing ``B x *shape x params`` in raster order, with an
+    incremental sampler (see :class:`~genbench_families.nets.pixelcnn.PixelCNN`)."""
+    if len(shape) != 3 or shape[0] != 1:
+        raise ValueError(f"the PixelCNN here models single-channel images, got shape {shape}")
+    return PixelCNN(shape, params, width, layers)

@@ -1,0 +1,37 @@
+"""Building blocks shared by the networks of several modalities."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+
+def sinusoidal_embedding(t: Tensor, dim: int, max_period: float = 10_000.0) -> Tensor:
+    """Transformer-style embedding of diffusion times ``t`` (shape ``B``, in
+    ``[0, 1]``, scaled by 1000 so the frequencies match integer steps of a
+    1000-step chain) as ``B x dim`` sines and cosines."""
+    if dim % 2:
+        raise ValueError(f"embedding dimension must be even, got {dim}")
+    half = dim // 2
+    frequencies = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32) / half)
+    angles = 1000.0 * t.float().unsqueeze(-1) * frequencies
+    return torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1)
+
+
+class TimeEmbedding(nn.Module):
+    """Sinusoidal features of ``t`` followed by a two-layer MLP."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dim = dim
+        self.mlp = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, dim))
+
+    def forward(self, t: Tensor) -> Tensor:
+        return self.mlp(sinusoidal_embedding(t, self.dim))
+
+
+def spectral(module: nn.Module, enabled: bool) -> nn.Module:
+    """``module`` with spectral normalisation of its weight when ``enabled``."""
+    return nn.utils.parametrizations.spectral_norm(module) if enabled else module

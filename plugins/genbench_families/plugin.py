@@ -1,0 +1,143 @@
+"""genbench hook implementations for the five model families.
+
+Every work hook answers only for this plugin's specs (by name) or for a
+:class:`FittedModel` it built, and returns ``None`` otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from genbench import LogLikelihood, ModelSpec, hookimpl
+from genbench.checkpoints import Checkpoint
+from genbench.seeding import derive_seed
+from genbench.tasks.base import Task
+from genbench_families.base import GenerativeModel
+from genbench_families.catalogue import SPECS, SPECS_BY_NAME, build
+from genbench_families.flow import RealNVP
+
+
+@dataclass
+class FittedModel:
+    """What ``fit`` returns: the trained algorithm and what the other hooks need.
+
+    Attributes:
+        name: the spec's name.
+        model: the trained family algorithm (in eval mode).
+        seed: the fit seed; fixes the noise of stochastic likelihood bounds.
+        info: extra facts for ``model_info`` (e.g. a flow's round-trip error).
+    """
+
+    name: str
+    model: GenerativeModel
+    seed: int
+    info: dict[str, float] = field(default_factory=dict)
+
+
+def seeded_generator(seed: int) -> torch.Generator:
+    """A CPU generator seeded with ``seed`` (any int in ``[0, 2**64)``)."""
+    return torch.Generator().manual_seed(int(seed))
+
+
+def _as_tensor(x: Any) -> torch.Tensor:
+    return x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+
+
+@hookimpl
+def register_models(register: Callable[[ModelSpec], None]) -> None:
+    """VAE (plus β-VAE and autoencoder variants), GAN, diffusion (DDPM and
+    DDIM rows), RealNVP and PixelCNN, each for image and toy tasks."""
+    for spec in SPECS:
+        register(spec)
+
+
+@hookimpl
+def fit(
+    spec: ModelSpec, task: Task, budget: str, seed: int, checkpoint: Checkpoint
+) -> FittedModel | None:
+    """Build the model, then load it from ``checkpoint`` or train and save it.
+
+    Initialisation and training draw only from ``seed`` (global RNG state is
+    restored afterwards).
+    """
+    if spec.name not in SPECS_BY_NAME:
+        return None
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        model = build(spec, tuple(task.example_shape), task.levels, task.modality, budget)
+    state = checkpoint.load()
+    if state is not None:
+        model.load_state_dict(state)
+    else:
+        train_data = _as_tensor(task.load().train)
+        model.space.fit_statistics(train_data)
+        model.train()
+        model.fit(model.space.encode(train_data), seeded_generator(seed))
+        checkpoint.save(model.state_dict())
+    model.eval()
+    fitted = FittedModel(name=spec.name, model=model, seed=int(seed))
+    if isinstance(model, RealNVP):
+        probe = model.space.encode(_as_tensor(task.load().train[:64]))
+        fitted.info["roundtrip_error"] = model.roundtrip_error(probe)
+    return fitted
+
+
+@hookimpl
+def sample(model: Any, n: int, seed: int) -> torch.Tensor | None:
+    """``n`` samples in the task's format; the same ``seed`` gives the same samples."""
+    if not isinstance(model, FittedModel):
+        return None
+    with torch.no_grad():
+        drawn = model.model.sample(int(n), seeded_generator(seed))
+    return model.model.space.decode(drawn)
+
+
+@hookimpl
+def log_likelihood(model: Any, x: Any) -> LogLikelihood | None:
+    """Per-example log-probability in nats (discrete data: of the levels;
+    continuous data: log-density of the original coordinates). Stochastic
+    bounds draw their noise from a seed fixed by the fit seed. ``None`` for a
+    model whose spec does not declare ``log_likelihood``."""
+    if not _answers(model, "log_likelihood"):
+        return None
+    space = model.model.space
+    generator = seeded_generator(derive_seed(model.seed, "log_likelihood"))
+    with torch.no_grad():
+        result = model.model.log_likelihood(space.encode(_as_tensor(x)), generator)
+    nats = result.nats.double().numpy() + space.log_det()
+    return LogLikelihood(
+        nats=nats, exact=result.exact, method=result.method, details=dict(result.details)
+    )
+
+
+@hookimpl
+def reconstruct(model: Any, x: Any) -> torch.Tensor | None:
+    """Encode and decode ``x``; same shape and dtype as ``x``. ``None`` for a
+    model whose spec does not declare ``reconstruct``."""
+    if not _answers(model, "reconstruct"):
+        return None
+    space = model.model.space
+    with torch.no_grad():
+        return space.decode(model.model.reconstruct(space.encode(_as_tensor(x))))
+
+
+def _answers(model: Any, capability: str) -> bool:
+    """True when ``model`` is this plugin's and its spec declares ``capability``."""
+    return isinstance(model, FittedModel) and capability in SPECS_BY_NAME[model.name].capabilities
+
+
+@hookimpl
+def model_info(model: Any) -> dict[str, float] | None:
+    """Trainable parameters, network evaluations per sample, and extras."""
+    if not isinstance(model, FittedModel):
+        return None
+    parameters = sum(p.numel() for p in model.model.parameters())
+    info = {"parameters": float(parameters), "nfe": float(model.model.nfe())}
+    info.update(model.info)
+    return {k: v for k, v in info.items() if math.isfinite(v)}

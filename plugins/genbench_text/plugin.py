@@ -1,0 +1,163 @@
+"""Hook implementations of the text models."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from genbench import LogLikelihood, ModelSpec, hookimpl
+from genbench.checkpoints import Checkpoint
+from genbench.metrics.info import MetricInfo, register_metric
+from genbench.metrics.kneser_ney import KneserNeyLM
+from genbench.tasks.base import Task
+from genbench.tasks.text import TextTask
+from genbench_text.decoding import Decoding
+from genbench_text.models import GENERATION_BATCH, TextModel
+from genbench_text.prompts import PromptSource
+from genbench_text.specs import NGRAM_BUDGETS, model_specs
+from genbench_text.training import TrainingConfig, train_language_model
+from genbench_text.transformer import CausalTransformer, TransformerConfig
+
+_SPECS = {spec.name: spec for spec in model_specs()}
+ACCEPTANCE_RATE = register_metric(
+    MetricInfo(
+        "acceptance_rate",
+        "1",
+        True,
+        ("text",),
+        "Speculative decoding: fraction of draft tokens the target accepted, on a "
+        "calibration batch of 100 prompts.",
+        "speed",
+    )
+)
+TOKENS_PER_TARGET_CALL = register_metric(
+    MetricInfo(
+        "tokens_per_target_call",
+        "tokens/call",
+        True,
+        ("text",),
+        "Speculative decoding: tokens produced per target verification of one sequence "
+        "(1 for direct sampling), on the calibration batch.",
+        "speed",
+    )
+)
+CALIBRATION_SEED = 0
+"""Seeds the speculative row's calibration batch (acceptance rate)."""
+
+
+@hookimpl
+def register_models(register: Callable[[ModelSpec], None]) -> None:
+    """Register every (language model, decoding) row."""
+    for spec in _SPECS.values():
+        register(spec)
+
+
+@hookimpl
+def fit(
+    spec: ModelSpec, task: Task, budget: str, seed: int, checkpoint: Checkpoint
+) -> TextModel | None:
+    """Train (or load) the spec's language model on ``task``'s train split."""
+    if spec.name not in _SPECS:
+        return None
+    if not isinstance(task, TextTask):
+        raise TypeError(f"model {spec.name!r} needs a text task, got {task.name!r}")
+    hyper = spec.hyperparameters(budget)
+    decoding = Decoding.from_options(spec.options["decoding"])
+    documents = task.load().train
+    vocab_size = task.vocabulary.size
+    state = checkpoint.load()
+    if spec.options["architecture"] == "ngram":
+        if state is None:
+            network = KneserNeyLM.fit(documents, vocab_size, int(hyper["order"]))
+            checkpoint.save(network.state_dict())
+        else:
+            network = KneserNeyLM.from_state_dict(state)
+    else:
+        network = _fit_transformer(hyper, documents, vocab_size, seed, state, checkpoint)
+    model = TextModel(
+        name=spec.name,
+        network=network,
+        decoding=decoding,
+        vocabulary=task.vocabulary,
+        prompts=PromptSource(documents, task.prompt_tokens),
+        sample_tokens=task.sample_tokens,
+    )
+    if decoding.strategy == "speculative":
+        order = int(NGRAM_BUDGETS.get(budget, NGRAM_BUDGETS["default"])["order"])
+        model.draft = KneserNeyLM.fit(documents, vocab_size, order)
+        rng = np.random.default_rng(CALIBRATION_SEED)
+        prompts = model.prompts.draw(GENERATION_BATCH, rng)
+        _, model.calibration = model.generate_ids(
+            prompts, torch.Generator().manual_seed(CALIBRATION_SEED)
+        )
+    return model
+
+
+def _fit_transformer(
+    hyper: dict[str, Any],
+    documents: list[torch.Tensor],
+    vocab_size: int,
+    seed: int,
+    state: dict[str, torch.Tensor] | None,
+    checkpoint: Checkpoint,
+) -> CausalTransformer:
+    config = TransformerConfig(
+        vocab_size=vocab_size,
+        context=int(hyper["context"]),
+        width=int(hyper["width"]),
+        depth=int(hyper["depth"]),
+        heads=int(hyper["heads"]),
+        dropout=float(hyper["dropout"]),
+    )
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        network = CausalTransformer(config)
+    if state is not None:
+        network.load_state_dict(state)
+    else:
+        training = TrainingConfig(
+            steps=int(hyper["steps"]),
+            batch_size=int(hyper["batch_size"]),
+            window=int(hyper["window"]),
+            learning_rate=float(hyper["learning_rate"]),
+        )
+        train_language_model(network, documents, network.bos, training, seed)
+        checkpoint.save(network.state_dict())
+    return network.eval()
+
+
+@hookimpl
+def sample(model: Any, n: int, seed: int) -> list[str] | None:
+    """``n`` continuations (``task.sample_tokens`` tokens each) of training
+    prompts, decoded with the row's strategy."""
+    if not isinstance(model, TextModel):
+        return None
+    return model.sample(n, seed)
+
+
+@hookimpl
+def log_likelihood(model: Any, x: list[torch.Tensor]) -> LogLikelihood | None:
+    """Exact log-probability in nats of each test document (Transformer:
+    rolling windows, every token predicted once). ``None`` for decoding rows
+    that do not declare ``log_likelihood`` (their base model's row reports it)."""
+    if not isinstance(model, TextModel) or "log_likelihood" not in _SPECS[model.name].capabilities:
+        return None
+    nats, details = model.log_likelihood(x)
+    return LogLikelihood(nats=nats, exact=True, method="exact", details=details)
+
+
+@hookimpl
+def model_info(model: Any) -> dict[str, float] | None:
+    """Parameters (n-gram: stored n-gram counts), sequential network calls
+    per sample (``nfe``) and, for speculative rows, the acceptance rate of a
+    calibration batch."""
+    if not isinstance(model, TextModel):
+        return None
+    info = {"parameters": float(model.parameters()), "nfe": model.network_calls_per_sample()}
+    if model.calibration is not None:
+        info[ACCEPTANCE_RATE.name] = model.calibration.acceptance_rate
+        info[TOKENS_PER_TARGET_CALL.name] = model.calibration.tokens_per_round
+    return info

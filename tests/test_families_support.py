@@ -1,0 +1,121 @@
+"""Tiny tasks and helpers shared by the families' tests (this module holds
+no tests). The tasks are small enough that every family fits on them in
+well under a second at the ``smoke`` budget."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from genbench_families.catalogue import SPECS_BY_NAME
+from genbench_families.plugin import FittedModel, fit
+
+from genbench import ModelSpec
+from genbench.checkpoints import Checkpoint
+from genbench.features.identity import IdentityFeatures
+from genbench.tasks.base import Task, TaskData
+
+
+class TinyBarsTask(Task):
+    """4x4 images with 4 levels: one bright horizontal or vertical bar on a
+    dark background, with a little noise; 256 train and 64 test images."""
+
+    name = "image/tiny-bars"
+    modality = "image"
+    levels = 4
+    example_shape = (1, 4, 4)
+
+    def _load(self) -> TaskData:
+        rng = np.random.default_rng(0)
+
+        def draw(n: int) -> torch.Tensor:
+            images = np.zeros((n, 1, 4, 4), dtype=np.int64)
+            for i in range(n):
+                position = rng.integers(4)
+                if rng.random() < 0.5:
+                    images[i, 0, position, :] = 3
+                else:
+                    images[i, 0, :, position] = 3
+            noise = rng.random(images.shape) < 0.05
+            images[noise] = rng.integers(0, 4, size=int(noise.sum()))
+            return torch.from_numpy(images.astype(np.uint8))
+
+        return TaskData(train=draw(256), test=draw(64))
+
+    def feature_extractor(self) -> IdentityFeatures:
+        return IdentityFeatures(16)
+
+
+class TinyBlobsTask(Task):
+    """Two 2-D Gaussian blobs at ``(±3, 1)`` with standard deviation 0.5;
+    512 train and 128 test points; :meth:`log_density` is exact."""
+
+    name = "toy/tiny-blobs"
+    modality = "toy"
+    levels = None
+    example_shape = (2,)
+    centres = np.array([[-3.0, 1.0], [3.0, 1.0]])
+    sigma = 0.5
+
+    def _load(self) -> TaskData:
+        rng = np.random.default_rng(1)
+
+        def draw(n: int) -> torch.Tensor:
+            labels = rng.integers(2, size=n)
+            points = self.centres[labels] + self.sigma * rng.standard_normal((n, 2))
+            return torch.from_numpy(points.astype(np.float32))
+
+        return TaskData(train=draw(512), test=draw(128))
+
+    def log_density(self, x: np.ndarray) -> np.ndarray:
+        """Exact log-density (nats) of each row of ``x``."""
+        squared = ((np.asarray(x)[:, None, :] - self.centres[None]) ** 2).sum(-1)
+        log_normal = -squared / (2 * self.sigma**2) - math.log(2 * math.pi * self.sigma**2)
+        return np.logaddexp(log_normal[:, 0], log_normal[:, 1]) - math.log(2)
+
+    def feature_extractor(self) -> IdentityFeatures:
+        return IdentityFeatures(2)
+
+
+def smoke_spec(name: str, modality: str, **overrides: Any) -> ModelSpec:
+    """The registered spec ``name`` with its ``smoke`` hyper-parameters for
+    ``modality`` updated by ``overrides`` (e.g. fewer steps)."""
+    spec = SPECS_BY_NAME[name]
+    budgets = {b: {m: dict(h) for m, h in per.items()} for b, per in spec.budgets.items()}
+    budgets["smoke"][modality].update(overrides)
+    return dataclasses.replace(spec, budgets=budgets)
+
+
+def fit_model(
+    name: str, task: Task, directory: Path, seed: int = 0, **overrides: Any
+) -> FittedModel:
+    """Fit model ``name`` on ``task`` at the smoke budget (hyper-parameters
+    changed by ``overrides``) with a checkpoint slot under ``directory``."""
+    spec = smoke_spec(name, task.modality, **overrides)
+    key = {"model": spec.trains_as or name, "task": task.name, "seed": seed, **overrides}
+    model = fit(
+        spec=spec, task=task, budget="smoke", seed=seed, checkpoint=Checkpoint(directory, key)
+    )
+    assert isinstance(model, FittedModel)
+    return model
+
+
+def perturb(module: torch.nn.Module, scale: float, seed: int = 0) -> None:
+    """Add seeded Gaussian noise to every parameter (so zero-initialised
+    layers stop being the identity)."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in module.parameters():
+            parameter.add_(scale * torch.randn(parameter.shape, generator=generator))
+
+
+def assert_close(actual: torch.Tensor, expected: torch.Tensor, atol: float) -> None:
+    """Elementwise ``|actual - expected| <= atol`` with the worst gap in the
+    message (``torch.testing.assert_close`` costs seconds on first use)."""
+    assert actual.shape == expected.shape, f"shapes {actual.shape} != {expected.shape}"
+    gap = (actual.double() - expected.double()).abs().max().item()
+    assert gap <= atol, f"max |difference| {gap:.3g} > {atol:.3g}"

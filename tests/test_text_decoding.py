@@ -1,0 +1,222 @@
+"""Decoding strategies and speculative sampling on tiny models.
+
+The speculative-sampling test draws 20,000 seeded sequences of 3 tokens from
+a 4-token vocabulary and compares their frequencies with the target's exact
+joint distribution (64 cells) by a chi-square test at significance 1e-3, and
+with direct sampling by total variation (tolerance 0.03; about 0.01 is
+expected from sampling noise alone). A draft-only sampler fails the same
+test, so the test can fail.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+from genbench_text.decoding import Decoding, filter_log_probs, generate
+from genbench_text.sessions import NgramSession, TransformerSession
+from genbench_text.speculative import speculative_generate
+from genbench_text.transformer import CausalTransformer, TransformerConfig
+from scipy.stats import chisquare
+
+from genbench.metrics.kneser_ney import KneserNeyLM
+
+VOCAB = 4
+LENGTH = 3
+ROWS = 20_000
+PROMPT = torch.tensor([[1, 2]])
+
+
+@pytest.fixture(scope="module")
+def target() -> CausalTransformer:
+    """A random Transformer with peaked next-token distributions."""
+    torch.manual_seed(0)
+    model = CausalTransformer(TransformerConfig(VOCAB, context=16, width=16, depth=1, heads=2))
+    with torch.no_grad():
+        for parameter in model.parameters():
+            if parameter.dim() > 1:
+                parameter.mul_(40)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def draft() -> KneserNeyLM:
+    generator = torch.Generator().manual_seed(1)
+    documents = [torch.randint(0, VOCAB, (50,), generator=generator) for _ in range(5)]
+    return KneserNeyLM.fit(documents, VOCAB, order=3)
+
+
+def exact_joint(model: CausalTransformer, filter_kwargs: dict | None = None) -> np.ndarray:
+    """Probability of every continuation of PROMPT, in lexicographic order."""
+    sequences = torch.tensor(list(itertools.product(range(VOCAB), repeat=LENGTH)))
+    inputs = torch.cat([PROMPT.expand(len(sequences), -1), sequences[:, :-1]], dim=1)
+    with torch.no_grad():
+        log_probs = torch.log_softmax(model(inputs).double(), dim=-1)[:, PROMPT.shape[1] - 1 :]
+    log_probs = filter_log_probs(log_probs, **(filter_kwargs or {}))
+    return log_probs.gather(2, sequences[..., None])[..., 0].sum(1).exp().numpy()
+
+
+def frequencies(tokens: torch.Tensor) -> np.ndarray:
+    codes = (tokens * VOCAB ** torch.arange(LENGTH - 1, -1, -1)).sum(1)
+    return np.bincount(codes.numpy(), minlength=VOCAB**LENGTH)
+
+
+# -- filters and decoding configurations -------------------------------------------------
+
+
+def test_filters_match_closed_forms():
+    probs = torch.tensor([[0.5, 0.25, 0.125, 0.125]], dtype=torch.float64)
+    log_probs = probs.log()
+    # nucleus 0.75: tokens whose preceding mass is below 0.75 -> the first two
+    assert torch.allclose(
+        filter_log_probs(log_probs, top_p=0.75).exp(),
+        torch.tensor([[2 / 3, 1 / 3, 0.0, 0.0]], dtype=torch.float64),
+    )
+    assert (filter_log_probs(log_probs, top_p=0.76).exp() > 0).sum() == 3
+    assert torch.allclose(
+        filter_log_probs(log_probs, top_k=1).exp(), torch.tensor([[1.0, 0, 0, 0]]).double()
+    )
+    tempered = probs.sqrt() / probs.sqrt().sum()
+    assert torch.allclose(filter_log_probs(log_probs, temperature=2.0).exp(), tempered)
+
+
+def test_decoding_configuration_errors():
+    cases = [
+        ({"strategy": "typical"}, "unknown decoding strategy 'typical'"),
+        ({"strategy": "sample", "temperature": 0}, "temperature must be positive"),
+        ({"strategy": "sample", "top_k": -1}, "top_k must be >= 0"),
+        ({"strategy": "sample", "top_p": 0}, r"top_p must be in \(0, 1\]"),
+        ({"strategy": "beam", "beam_width": 0}, "beam_width must be >= 1"),
+        ({"strategy": "speculative", "lookahead": 0}, "lookahead must be >= 1"),
+        ({"strategy": "speculative", "draft": "oracle"}, "draft must be 'ngram' or"),
+    ]
+    for options, message in cases:
+        with pytest.raises(ValueError, match=message):
+            Decoding.from_options(options)
+
+
+def test_greedy_follows_the_argmax_and_beam_search_finds_the_best_sequence(draft):
+    prompts = torch.tensor([[0, 1], [3, 3]])
+    greedy = generate(NgramSession(draft, 2, 8), prompts, 3, Decoding("greedy"), None)
+    for row, prompt in enumerate(prompts):
+        history = prompt.tolist()
+        for step in range(3):
+            probs = draft.next_distributions(np.array([history[-2:]]))[0]
+            history.append(int(probs.argmax()))
+            assert greedy[row, step] == history[-1]
+
+    # width V^(L-1) keeps every prefix: beam search is exhaustive
+    beam = generate(
+        NgramSession(draft, 2, 8), prompts, 3, Decoding("beam", beam_width=VOCAB**2), None
+    )
+    for row, prompt in enumerate(prompts):
+        best, best_score = None, -math.inf
+        for sequence in itertools.product(range(VOCAB), repeat=3):
+            history, score = prompt.tolist(), 0.0
+            for token in sequence:
+                score += math.log(draft.next_distributions(np.array([history[-2:]]))[0, token])
+                history.append(token)
+            if score > best_score:
+                best, best_score = sequence, score
+        assert tuple(beam[row].tolist()) == best
+    width_one = generate(NgramSession(draft, 2, 8), prompts, 3, Decoding("beam"), None)
+    assert torch.equal(width_one, greedy)
+
+
+def test_sampling_is_reproducible_from_its_generator(target):
+    def draw(seed):
+        return generate(
+            TransformerSession(target, 5),
+            PROMPT.expand(5, -1),
+            6,
+            Decoding("sample", top_k=3),
+            torch.Generator().manual_seed(seed),
+        )
+
+    assert torch.equal(draw(3), draw(3))
+    assert not torch.equal(draw(3), draw(4))
+
+
+# -- speculative sampling --------------------------------------------------------------------
+
+
+def test_speculative_sampling_leaves_the_target_distribution_unchanged(target, draft):
+    exact = exact_joint(target)
+    tokens, stats = speculative_generate(
+        TransformerSession(target, ROWS),
+        NgramSession(draft, ROWS, 16),
+        PROMPT.expand(ROWS, -1),
+        LENGTH,
+        lookahead=2,
+        generator=torch.Generator().manual_seed(5),
+    )
+    observed = frequencies(tokens)
+    assert chisquare(observed, exact * ROWS).pvalue > 1e-3
+    direct = generate(
+        TransformerSession(target, ROWS),
+        PROMPT.expand(ROWS, -1),
+        LENGTH,
+        Decoding("sample"),
+        torch.Generator().manual_seed(6),
+    )
+    total_variation = 0.5 * np.abs(observed - frequencies(direct)).sum() / ROWS
+    assert total_variation < 0.03
+    # the draft disagrees often, so the test exercises rejections and residuals
+    assert 0.1 < stats.acceptance_rate < 0.6
+
+    # power: sampling from the draft alone is detected
+    draft_only = generate(
+        NgramSession(draft, ROWS, 16),
+        PROMPT.expand(ROWS, -1),
+        LENGTH,
+        Decoding("sample"),
+        torch.Generator().manual_seed(7),
+    )
+    assert chisquare(frequencies(draft_only), exact * ROWS).pvalue < 1e-6
+
+
+def test_speculative_sampling_preserves_a_filtered_target(target, draft):
+    exact = exact_joint(target, {"temperature": 1.5, "top_k": 3})
+    rows = 10_000
+    tokens, _ = speculative_generate(
+        TransformerSession(target, rows),
+        NgramSession(draft, rows, 16),
+        PROMPT.expand(rows, -1),
+        LENGTH,
+        lookahead=3,
+        generator=torch.Generator().manual_seed(8),
+        temperature=1.5,
+        top_k=3,
+    )
+    observed, possible = frequencies(tokens), exact > 0
+    assert observed[~possible].sum() == 0  # nothing outside the filtered support
+    assert chisquare(observed[possible], exact[possible] * rows).pvalue > 1e-3
+
+
+def test_a_draft_equal_to_the_target_is_always_accepted(target):
+    tokens, stats = speculative_generate(
+        TransformerSession(target, 50),
+        TransformerSession(target, 50),
+        PROMPT.expand(50, -1),
+        9,
+        lookahead=2,
+        generator=torch.Generator().manual_seed(0),
+    )
+    assert tokens.shape == (50, 9)
+    assert stats.accepted == stats.drafted
+    assert stats.tokens_per_round == 3.0 and stats.rounds_per_row == 3.0
+
+
+def test_speculative_errors(target, draft):
+    with pytest.raises(ValueError, match="lookahead must be >= 1"):
+        speculative_generate(
+            TransformerSession(target, 1), NgramSession(draft, 1, 8), PROMPT, 2, 0, None
+        )
+    other = KneserNeyLM.fit([torch.tensor([0, 1, 2, 3, 4])], 5, 2)
+    with pytest.raises(ValueError, match="vocabularies differ"):
+        speculative_generate(
+            TransformerSession(target, 1), NgramSession(other, 1, 8), PROMPT, 2, 1, None
+        )
