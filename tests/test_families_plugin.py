@@ -63,16 +63,23 @@ def test_declared_capabilities_match_the_implemented_hooks(fitted, name, modalit
     spec = SPECS_BY_NAME[name]
     assert model.model.capabilities == spec.capabilities
     x = TASKS[modality].load().test[:4]
-    hooks = {
-        "sample": lambda: plugin.sample(model, 3, 0),
-        "log_likelihood": lambda: plugin.log_likelihood(model, x),
-        "reconstruct": lambda: plugin.reconstruct(model, x),
+    answers = {
+        "sample": plugin.sample(model, 3, 0),
+        "log_likelihood": plugin.log_likelihood(model, x),
+        "reconstruct": plugin.reconstruct(model, x),
+    }
+    algorithm = {
+        "sample": lambda: model.model.sample(3, torch.Generator()),
+        "log_likelihood": lambda: model.model.log_likelihood(x, torch.Generator()),
+        "reconstruct": lambda: model.model.reconstruct(x),
     }
     for capability in CAPABILITIES:
         if capability in spec.capabilities:
-            assert hooks[capability]() is not None
-        else:
-            assert hooks[capability]() is None, "an undeclared hook must not answer"
+            assert answers[capability] is not None
+        else:  # the hook stays silent and the algorithm refuses
+            assert answers[capability] is None
+            with pytest.raises(NotImplementedError):
+                algorithm[capability]()
 
 
 @pytest.mark.parametrize(("name", "modality"), CASES)

@@ -1,7 +1,8 @@
 """genbench hook implementations for the five model families.
 
 Every work hook answers only for this plugin's specs (by name) or for a
-:class:`FittedModel` it built, and returns ``None`` otherwise.
+:class:`FittedModel` it built, and only for hooks the model declares; it
+returns ``None`` otherwise.
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ class FittedModel:
 def seeded_generator(seed: int) -> torch.Generator:
     """A CPU generator seeded with ``seed`` (any int in ``[0, 2**64)``)."""
     return torch.Generator().manual_seed(int(seed))
+
+
+def _declares(model: Any, capability: str) -> bool:
+    """True when ``model`` is this plugin's and declares ``capability``."""
+    return isinstance(model, FittedModel) and capability in model.model.capabilities
 
 
 def _as_tensor(x: Any) -> torch.Tensor:
@@ -104,7 +110,7 @@ def log_likelihood(model: Any, x: Any) -> LogLikelihood | None:
     continuous data: log-density of the original coordinates). Stochastic
     bounds draw their noise from a seed fixed by the fit seed. ``None`` for a
     model whose spec does not declare ``log_likelihood``."""
-    if not _answers(model, "log_likelihood"):
+    if not _declares(model, "log_likelihood"):
         return None
     space = model.model.space
     generator = seeded_generator(derive_seed(model.seed, "log_likelihood"))
@@ -120,16 +126,11 @@ def log_likelihood(model: Any, x: Any) -> LogLikelihood | None:
 def reconstruct(model: Any, x: Any) -> torch.Tensor | None:
     """Encode and decode ``x``; same shape and dtype as ``x``. ``None`` for a
     model whose spec does not declare ``reconstruct``."""
-    if not _answers(model, "reconstruct"):
+    if not _declares(model, "reconstruct"):
         return None
     space = model.model.space
     with torch.no_grad():
         return space.decode(model.model.reconstruct(space.encode(_as_tensor(x))))
-
-
-def _answers(model: Any, capability: str) -> bool:
-    """True when ``model`` is this plugin's and its spec declares ``capability``."""
-    return isinstance(model, FittedModel) and capability in SPECS_BY_NAME[model.name].capabilities
 
 
 @hookimpl
