@@ -16,6 +16,7 @@ DDPM). Sampling is single-threaded, like the default benchmark. Usage::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 
@@ -35,12 +36,19 @@ from genbench.tasks.image import MnistTask
 MODEL = "diffusion-ddpm"
 
 
-def load_or_train(task: Task, budget: str, seed: int, cache: Path) -> FittedModel:
+def load_or_train(
+    task: Task, budget: str, seed: int, cache: Path, train_steps: int | None = None
+) -> FittedModel:
     """The ``diffusion-ddpm`` model as ``genbench run`` trains it: the
     checkpoint key and fit seed are built the way the harness builds them,
-    so a cached run's network is reused."""
+    so a cached run's network is reused. ``train_steps`` replaces the
+    budget's number of training steps (a separate cache entry)."""
     registry = Registry(get_plugin_manager())
     spec = registry.model(MODEL)
+    if train_steps is not None:
+        budgets = {b: {m: dict(h) for m, h in per.items()} for b, per in spec.budgets.items()}
+        budgets[budget][task.modality]["steps"] = train_steps
+        spec = dataclasses.replace(spec, budgets=budgets)
     cell = Cell(model=MODEL, task=task.name, seed=seed, budget=budget)
     fit_seed = seeds_for(cell, spec.trains_as or spec.name)["fit"]
     checkpoint = Checkpoint(
@@ -85,12 +93,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="base seed of the run")
     parser.add_argument("--ddpm-steps", type=int, default=1000)
     parser.add_argument("--ddim-steps", type=int, default=50)
+    parser.add_argument("--train-steps", type=int, default=None, help="override training steps")
     parser.add_argument("--cache", type=Path, default=None, help="checkpoint cache root")
     parser.add_argument("--previews", type=Path, default=None, help="write sample grids here")
     args = parser.parse_args()
     torch.set_num_threads(1)
     task = MnistTask()
-    fitted = load_or_train(task, args.budget, args.seed, args.cache or default_cache_dir())
+    cache = args.cache or default_cache_dir()
+    fitted = load_or_train(task, args.budget, args.seed, cache, args.train_steps)
     diffusion = fitted.model
     extractor = task.feature_extractor()
     reference = prepare_reference(extractor.features(task.reference(args.budget)))

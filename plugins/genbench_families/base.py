@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -32,11 +32,12 @@ class ModelLikelihood:
 class GenerativeModel(nn.Module):
     """Base class of the families' algorithms.
 
-    Subclasses set :attr:`capabilities` and implement :meth:`fit` and the
-    hooks they declare; an undeclared hook raises ``NotImplementedError``.
+    Subclasses set :attr:`capabilities` (per class, or per instance when
+    options change it) and implement :meth:`fit` and the hooks they declare;
+    an undeclared hook raises ``NotImplementedError``.
     """
 
-    capabilities: ClassVar[frozenset[str]] = frozenset({"sample"})
+    capabilities: frozenset[str] = frozenset({"sample"})
 
     def __init__(self, space: DataSpace) -> None:
         super().__init__()
@@ -61,6 +62,11 @@ class GenerativeModel(nn.Module):
     def nfe(self) -> int:
         """Network evaluations per sample drawn."""
         return 1
+
+    def diagnostics(self, probe: Tensor) -> dict[str, float]:
+        """Extra facts for ``model_info``, measured on a few model-space
+        training examples ``probe``; none by default."""
+        return {}
 
 
 def in_chunks(fn: Callable[..., Tensor], *tensors: Tensor, size: int) -> Tensor:

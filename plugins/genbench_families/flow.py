@@ -304,6 +304,10 @@ class RealNVP(GenerativeModel):
         """Inverse of the forward map applied to the bin centres of ``x``."""
         return self._to_model_space(self.inverse_flow(self.forward_flow(self._bin_centres(x))[0]))
 
+    def diagnostics(self, probe: Tensor) -> dict[str, float]:
+        """``roundtrip_error``: see :meth:`roundtrip_error`."""
+        return {"roundtrip_error": self.roundtrip_error(probe)}
+
     @torch.no_grad()
     def roundtrip_error(self, x: Tensor) -> float:
         """Largest ``|f^{-1}(f(y)) - y|`` over the continuous points behind ``x``."""

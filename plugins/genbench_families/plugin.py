@@ -21,7 +21,9 @@ from genbench.seeding import derive_seed
 from genbench.tasks.base import Task
 from genbench_families.base import GenerativeModel
 from genbench_families.catalogue import SPECS, SPECS_BY_NAME, build
-from genbench_families.flow import RealNVP
+
+PROBE_EXAMPLES = 64
+"""Training examples a model's diagnostics (e.g. a flow's round trip) use."""
 
 
 @dataclass
@@ -87,11 +89,8 @@ def fit(
         model.fit(model.space.encode(train_data), seeded_generator(seed))
         checkpoint.save(model.state_dict())
     model.eval()
-    fitted = FittedModel(name=spec.name, model=model, seed=int(seed))
-    if isinstance(model, RealNVP):
-        probe = model.space.encode(_as_tensor(task.load().train[:64]))
-        fitted.info["roundtrip_error"] = model.roundtrip_error(probe)
-    return fitted
+    probe = model.space.encode(_as_tensor(task.load().train[:PROBE_EXAMPLES]))
+    return FittedModel(name=spec.name, model=model, seed=int(seed), info=model.diagnostics(probe))
 
 
 @hookimpl
