@@ -161,9 +161,11 @@ def metrics() -> None:
 )
 @click.option(
     "--executor",
-    default="serial",
+    default="auto",
     show_default=True,
-    help="serial | process:N | dask-local:N | tcp://HOST:PORT",
+    envvar="GENBENCH_EXECUTOR",
+    help="auto (one worker process per core) | serial | process:N | dask-local:N | "
+    "tcp://HOST:PORT [env: GENBENCH_EXECUTOR]",
 )
 @click.option(
     "--timeout",

@@ -2,8 +2,10 @@
 
 Spec strings (``--executor``):
 
-* ``serial`` — run cells one after another in this process (the default;
-  plugins registered in-process, e.g. by tests, are visible);
+* ``auto`` — ``process:N`` with one worker per usable CPU core (at most one
+  per pending cell), ``serial`` on a single core (the CLI's default);
+* ``serial`` — run cells one after another in this process (plugins
+  registered in-process, e.g. by tests, are visible);
 * ``process:N`` — a pool of ``N`` spawned worker processes;
 * ``dask-local:N`` — a Dask ``LocalCluster`` of ``N`` single-threaded worker
   processes bound to 127.0.0.1;
@@ -18,6 +20,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import multiprocessing
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -36,6 +39,23 @@ class SerialExecutor(concurrent.futures.Executor):
         except BaseException as exc:
             future.set_exception(exc)
         return future
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def resolve_executor(spec: str, cells: int) -> str:
+    """``spec`` with ``auto`` replaced by a concrete executor for ``cells``
+    pending cells: ``process:N`` with ``N = min(cores, cells)`` when that is
+    at least 2, else ``serial``. Other specs are returned unchanged."""
+    if spec != "auto":
+        return spec
+    workers = min(usable_cores(), cells)
+    return f"process:{workers}" if workers >= 2 else "serial"
 
 
 def is_in_process(spec: str) -> bool:
@@ -77,7 +97,7 @@ def open_executor(spec: str) -> Iterator[concurrent.futures.Executor]:
             yield client.get_executor()
         return
     raise ExecutorSpecError(
-        f"unknown executor {spec!r}; use 'serial', 'process:N', 'dask-local:N' or 'tcp://HOST:PORT'"
+        f"unknown executor {spec!r}; use 'auto', 'serial', 'process:N', 'dask-local:N' or 'tcp://HOST:PORT'"
     )
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from genbench.executors import is_in_process, open_executor
+from genbench.executors import is_in_process, open_executor, resolve_executor
 from genbench.grid import Cell, cell_config
 from genbench.harness import CellOutcome, RunSettings, execute_cell, run_cell
 from genbench.registry import Registry
@@ -59,6 +59,7 @@ def run_grid(
         pending.append((cell, config, path))
     if not pending:
         return report
+    executor = resolve_executor(executor, len(pending))
     with open_executor(executor) as pool:
         if is_in_process(executor):
             # One at a time, so each record is on disk before the next cell starts.

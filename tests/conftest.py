@@ -14,6 +14,7 @@ from threadpoolctl import threadpool_limits
 os.environ["GENBENCH_DISABLE_PLUGIN_AUTOLOAD"] = "1"
 os.environ.pop("GENBENCH_PLUGINS", None)
 os.environ.pop("GENBENCH_PLUGIN_FILES", None)
+os.environ["GENBENCH_EXECUTOR"] = "serial"  # CLI runs stay in-process (and see the fixtures)
 torch.set_num_threads(1)
 threadpool_limits(limits=1)  # the same thread count as executor workers: identical bits
 

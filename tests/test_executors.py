@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from genbench.executors import ExecutorSpecError, open_executor
+from genbench import executors
+from genbench.executors import ExecutorSpecError, open_executor, resolve_executor
 from genbench.grid import plan_grid
 from genbench.harness import RunSettings
 from genbench.plugins import get_plugin_manager
@@ -67,3 +68,15 @@ def test_process_pool_and_dask_cluster_match_serial(tmp_path, fake_plugins):
 def test_bad_executor_specs_are_rejected(spec, message):
     with pytest.raises(ExecutorSpecError, match=message), open_executor(spec):
         pass
+
+
+@pytest.mark.parametrize(
+    ("cores", "cells", "expected"),
+    [(2, 10, "process:2"), (8, 3, "process:3"), (1, 10, "serial"), (4, 1, "serial")],
+)
+def test_auto_uses_one_worker_per_core_and_never_more_than_the_cells(
+    monkeypatch, cores, cells, expected
+):
+    monkeypatch.setattr(executors, "usable_cores", lambda: cores)
+    assert resolve_executor("auto", cells) == expected
+    assert resolve_executor("dask-local:2", cells) == "dask-local:2"

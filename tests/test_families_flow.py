@@ -8,7 +8,6 @@ import math
 import pytest
 import torch
 from genbench_families.flow import (
-    ALPHA,
     RealNVP,
     build_scales,
     channel_mask,
@@ -82,20 +81,24 @@ def test_log_determinant_matches_the_brute_force_jacobian(shape):
     assert abs(log_det.item()) > 1e-3  # the perturbed flow is not volume-preserving
 
 
-def test_discrete_bound_is_log_density_minus_d_log_levels_for_the_identity_flow():
+@pytest.mark.parametrize("alpha", [0.05, 1e-6])
+def test_discrete_bound_is_log_density_minus_d_log_levels_for_the_identity_flow(alpha):
     # a fresh flow (zero-initialised couplings) is the identity on logit space, so
     # log p(y) = sum log N(logit(p)) + sum log|d logit(p)/dy| with p = α + (1 - 2α) y
     space = DataSpace((1, 2, 2), levels=4)
     torch.manual_seed(0)
-    model = RealNVP(space, image, scales=1, couplings=1, width=4, steps=0, batch_size=4, lr=1e-3)
+    model = RealNVP(
+        space, image, scales=1, couplings=1, width=4, steps=0, batch_size=4, lr=1e-3,
+        logit_alpha=alpha,
+    )  # fmt: skip
     x = torch.tensor([[[[0, 1], [2, 3]]]], dtype=torch.uint8)
     generator = torch.Generator().manual_seed(5)
     result = model.log_likelihood(space.encode(x), generator)
     u = torch.rand(x.shape, generator=torch.Generator().manual_seed(5))
-    p = ALPHA + (1 - 2 * ALPHA) * (x.double() + u.double()) / 4
+    p = alpha + (1 - 2 * alpha) * (x.double() + u.double()) / 4
     s = torch.log(p) - torch.log1p(-p)
     log_density = (-0.5 * s**2 - 0.5 * math.log(2 * math.pi)).sum()
-    log_density += (math.log(1 - 2 * ALPHA) - torch.log(p) - torch.log1p(-p)).sum()
+    log_density += (math.log(1 - 2 * alpha) - torch.log(p) - torch.log1p(-p)).sum()
     assert not result.exact and result.method == "dequantised"
     assert abs(result.nats.item() - (log_density.item() - 4 * math.log(4))) < 1e-4
 
@@ -117,6 +120,15 @@ def test_toy_likelihood_is_an_exact_normalised_density():
     density = result.nats.exp().view(321, 321)
     mass = torch.trapezoid(torch.trapezoid(density, axis, dim=1), axis).item()
     assert math.isclose(mass, 1.0, abs_tol=2e-3)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.5, -1e-3])
+def test_logit_alpha_must_lie_strictly_between_0_and_a_half(alpha):
+    with pytest.raises(ValueError, match=r"logit_alpha must lie in \(0, 0.5\)"):
+        RealNVP(
+            DataSpace((1, 2, 2), 4), image, scales=1, couplings=1, width=4, steps=0,
+            batch_size=4, lr=1e-3, logit_alpha=alpha,
+        )  # fmt: skip
 
 
 def test_temperature_must_be_positive():

@@ -4,12 +4,14 @@ isolation, resume, determinism."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
+import torch
 
 from genbench.grid import Cell, cell_config, plan_grid
-from genbench.harness import RunSettings
+from genbench.harness import RunSettings, one_thread
 from genbench.plugins import get_plugin_manager
 from genbench.registry import Registry, RegistryError
 from genbench.results import iter_records, read_record, record_path
@@ -182,3 +184,19 @@ def test_plan_grid_errors_are_clear(registry):
 def test_record_path_layout(tmp_path):
     path = record_path(tmp_path, "image/mnist", "vae", "default", 2)
     assert path == tmp_path / "image" / "mnist" / "vae" / "default-seed2.json"
+
+
+def test_one_thread_reaches_hook_threads_and_restores_the_setting():
+    # hooks run in their own thread; torch's thread count must reach it
+    # (a second OpenMP thread spinning on a busy core slowed fits 5x)
+    torch.set_num_threads(2)
+    seen: list[int] = []
+    try:
+        with one_thread():
+            worker = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+            worker.start()
+            worker.join()
+        assert seen == [1]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(1)

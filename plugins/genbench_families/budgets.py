@@ -179,6 +179,7 @@ DIFFUSION_BUDGETS = _budgets(
 FLOW_BUDGETS = _budgets(
     smoke={
         "image": {
+            "logit_alpha": 1e-6,
             "scales": 2,
             "couplings": 2,
             "width": 16,
@@ -199,6 +200,7 @@ FLOW_BUDGETS = _budgets(
     },
     default={
         "image": {
+            "logit_alpha": 1e-6,
             "scales": 2,
             "couplings": 2,
             "width": 32,
@@ -219,6 +221,7 @@ FLOW_BUDGETS = _budgets(
     },
     full={
         "image": {
+            "logit_alpha": 1e-6,
             "scales": 3,
             "couplings": 3,
             "width": 64,
