@@ -57,7 +57,7 @@ def load_or_train(
             "plugin": spec.plugin,
             "plugin_version": spec.plugin_version,
             "network": spec.trains_as or spec.name,
-            "hyperparameters": spec.hyperparameters(budget),
+            "hyperparameters": spec.hyperparameters(budget, task.modality),
             "task_fingerprint": task.fingerprint(),
             "seed": fit_seed,
             "budget": budget,

@@ -69,7 +69,8 @@ def plan_grid(
 
 def cell_config(registry: Registry, cell: Cell) -> dict[str, Any]:
     """What identifies a run's result: the model's configuration and plugin
-    version, its hyper-parameters at the budget, the task's content
+    version, its hyper-parameters at the budget (for the task's modality),
+    the task's content
     fingerprint, the seed and sample count. Records with the same config hash
     are interchangeable, so a re-run skips them."""
     spec = registry.model(cell.model)
@@ -78,7 +79,7 @@ def cell_config(registry: Registry, cell: Cell) -> dict[str, Any]:
     return {
         "model": spec.config(),
         "description": spec.description,
-        "hyperparameters": spec.hyperparameters(cell.budget),
+        "hyperparameters": spec.hyperparameters(cell.budget, task.modality),
         "task": task.name,
         "task_fingerprint": task.fingerprint(),
         "budget": cell.budget,

@@ -84,7 +84,7 @@ def fit(spec: ModelSpec, task: Task, budget: str, seed: int, checkpoint: Checkpo
         spec: the model to fit; answer only for your own specs.
         task: the task; ``task.load()`` gives its splits (cached).
         budget: ``"smoke"``, ``"default"`` or ``"full"``; use
-            ``spec.hyperparameters(budget)``.
+            ``spec.hyperparameters(budget, task.modality)``.
         seed: seeds initialisation and data order.
         checkpoint: the harness's cache slot for this (plugin version,
             training config, task content, seed, budget). Call

@@ -66,7 +66,12 @@ class ModelSpec:
             The harness calls exactly these hooks; a declared hook that no
             plugin answers is a failed run.
         budgets: hyper-parameters per budget name (``smoke``/``default``/
-            ``full``); a budget missing here falls back to ``default``.
+            ``full``); a budget missing here falls back to ``default``. A
+            model whose networks differ by modality may key each budget's
+            row by modality instead (``{"image": {...}, "toy": {...}}``,
+            every key one of ``modalities``); then only the task's
+            modality's row reaches config hashes and checkpoint keys, so
+            adding a modality never invalidates another's results.
         options: fixed configuration of this variant (e.g. ``{"beta": 4}``
             or ``{"sampler": "ddim", "steps": 50}``); part of the config hash.
         description: one line for tables.
@@ -111,12 +116,32 @@ class ModelSpec:
         )
         object.__setattr__(self, "options", _frozen(self.options))
 
-    def hyperparameters(self, budget: str) -> dict[str, Any]:
-        """Hyper-parameters for ``budget``, falling back to ``default``."""
+    def hyperparameters(self, budget: str, modality: str | None = None) -> dict[str, Any]:
+        """Hyper-parameters for ``budget``, falling back to ``default``.
+
+        With ``modality``, a row keyed by modality (see ``budgets``) gives
+        that modality's hyper-parameters; a flat row is returned whole.
+
+        Raises:
+            ValueError: an unknown budget, or a row keyed by modality that
+                has no entry for ``modality``.
+        """
         if budget not in BUDGETS:
             raise ValueError(f"unknown budget {budget!r}; choose one of {list(BUDGETS)}")
-        chosen = self.budgets.get(budget, self.budgets.get("default", {}))
-        return dict(chosen)
+        chosen = dict(self.budgets.get(budget, self.budgets.get("default", {})))
+        if modality is None or not self._keyed_by_modality(chosen):
+            return chosen
+        if modality not in chosen:
+            raise ValueError(
+                f"model {self.name!r} has no {budget!r} budget for modality {modality!r}; "
+                f"it has {sorted(chosen)}"
+            )
+        return dict(chosen[modality])
+
+    def _keyed_by_modality(self, row: Mapping[str, Any]) -> bool:
+        return bool(row) and all(
+            key in self.modalities and isinstance(value, Mapping) for key, value in row.items()
+        )
 
     def config(self) -> dict[str, Any]:
         """JSON-friendly description used in records and config hashes."""

@@ -169,10 +169,10 @@ def test_hooks_ignore_what_is_not_theirs(tmp_path):
 
 
 def test_unsupported_modality_is_a_clear_error():
-    with pytest.raises(ValueError, match="no 'smoke' budget for modality 'audio'"):
-        hyperparameters(SPECS_BY_NAME["vae"], "smoke", "audio")
-    with pytest.raises(ValueError, match="no networks for modality 'audio'"):
-        factory_for("audio")
+    with pytest.raises(ValueError, match="no 'smoke' budget for modality 'text'"):
+        hyperparameters(SPECS_BY_NAME["vae"], "smoke", "text")
+    with pytest.raises(ValueError, match="no networks for modality 'text'"):
+        factory_for("text")
 
 
 @pytest.mark.parametrize(("name", "modality"), [("pixelcnn", "image"), ("realnvp", "toy")])

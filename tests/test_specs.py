@@ -32,6 +32,21 @@ def test_hyperparameters_fall_back_to_default():
         spec.hyperparameters("tiny")
 
 
+def test_rows_keyed_by_modality_give_one_modalitys_hyperparameters():
+    spec = ModelSpec(
+        name="m",
+        family="vae",
+        modalities=("image", "toy"),
+        budgets={"default": {"image": {"width": 32}, "toy": {"width": 64}}},
+    )
+    assert spec.hyperparameters("default", "toy") == {"width": 64}
+    assert spec.hyperparameters("smoke", "image") == {"width": 32}  # falls back to default
+    with pytest.raises(ValueError, match="no 'default' budget for modality 'audio'"):
+        spec.hyperparameters("default", "audio")
+    flat = ModelSpec(name="f", family="gan", modalities=("image",), budgets={"default": {"w": 1}})
+    assert flat.hyperparameters("default", "image") == {"w": 1}
+
+
 def test_spec_is_immutable_and_picklable():
     spec = ModelSpec(
         name="m",

@@ -118,13 +118,7 @@ def hyperparameters(spec: ModelSpec, budget: str, modality: str) -> dict[str, An
     Raises:
         ValueError: the model has no networks for ``modality``.
     """
-    per_modality = spec.hyperparameters(budget)
-    if modality not in per_modality:
-        raise ValueError(
-            f"model {spec.name!r} has no {budget!r} budget for modality {modality!r}; "
-            f"it supports {sorted(per_modality)}"
-        )
-    return dict(per_modality[modality])
+    return spec.hyperparameters(budget, modality)
 
 
 def build(

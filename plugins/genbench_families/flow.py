@@ -26,7 +26,6 @@ from genbench_families.space import DataSpace
 from genbench_families.training import EMA, train
 
 
-
 def checkerboard(shape: tuple[int, ...], parity: int) -> Tensor:
     """``C x H x W`` 0/1 mask that is 1 where ``(i + j) % 2 == parity``."""
     _, h, w = shape
