@@ -123,7 +123,7 @@ def _write_task(
             "the bits shown are an upper bound on the model's true bits.",
             "",
         ]
-    notes = observations(summary)
+    notes = observations(summary, primary_metric(summary) or "fid")
     if notes:
         parts += ["## What the numbers show", "", *[f"- {line}" for line in notes], ""]
     if {"precision", "recall"} <= set(metrics):

@@ -7,18 +7,24 @@ from __future__ import annotations
 import pandas as pd
 
 from genbench.markdown import escape, format_number
+from genbench.metrics.info import METRICS
 
 MEMORISATION_FLAG = 0.5
 """A model is called out when at least this fraction of its samples sit
 closer to a training example than that example's own nearest neighbour /3."""
 
 
-def observations(summary: pd.DataFrame) -> list[str]:
-    """Sentences about the best sample quality, the noise floor, likelihood,
-    sampling speed, memorisation and mode coverage, where the columns exist."""
+def observations(summary: pd.DataFrame, primary: str = "fid") -> list[str]:
+    """Sentences about the best sample quality by ``primary`` (the metric the
+    task ranks by: FID, or mode coverage on 2-D toy data, where a Fréchet
+    distance sees only two moments), the noise floor, the baselines,
+    likelihood, reconstruction, sampling speed, memorisation and mode
+    coverage, where the columns exist."""
     notes: list[str] = []
-    notes += _best_fid(summary)
+    notes += _best_sample_quality(summary, primary)
+    notes += _against_baselines(summary, primary)
     notes += _best_likelihood(summary)
+    notes += _reconstruction(summary, primary)
     notes += _speed(summary)
     notes += _memorisation(summary)
     notes += _modes(summary)
@@ -29,21 +35,78 @@ def _name(row: pd.Series) -> str:
     return f"`{escape(row['model'])}` ({escape(row['family'])})"
 
 
-def _best_fid(summary: pd.DataFrame) -> list[str]:
-    if "fid" not in summary or summary["fid"].isna().all():
+def _better(primary: str) -> bool:
+    return METRICS[primary].higher_is_better is True if primary in METRICS else False
+
+
+def _best_index(values: pd.Series, primary: str):
+    return values.idxmax() if _better(primary) else values.idxmin()
+
+
+def _best_sample_quality(summary: pd.DataFrame, primary: str) -> list[str]:
+    if primary not in summary or summary[primary].isna().all():
         return []
-    models = summary[summary["family"] != "baseline"].dropna(subset=["fid"])
-    pool = models if not models.empty else summary.dropna(subset=["fid"])
-    best = pool.loc[pool["fid"].idxmin()]
-    text = f"Best FID among {'models' if not models.empty else 'rows'}: {_name(best)} at "
-    text += f"{format_number(best['fid'])}."
+    models = summary[summary["family"] != "baseline"].dropna(subset=[primary])
+    pool = models if not models.empty else summary.dropna(subset=[primary])
+    best = pool.loc[_best_index(pool[primary], primary)]
+    text = f"Best {primary} among {'models' if not models.empty else 'rows'}: {_name(best)} at "
+    text += f"{format_number(best[primary])}."
     floor = summary[summary["model"] == "data"]
-    if not floor.empty and pd.notna(floor["fid"].iloc[0]):
+    if not floor.empty and pd.notna(floor[primary].iloc[0]):
         text += (
-            f" Held-out real data scores {format_number(floor['fid'].iloc[0])}: "
-            "the noise floor at this sample count."
+            f" Held-out real data scores {format_number(floor[primary].iloc[0])}: "
+            "the reference point at this sample count."
         )
     return [text]
+
+
+def _against_baselines(summary: pd.DataFrame, primary: str) -> list[str]:
+    """Models against the best baseline that neither is the held-out data
+    nor copies the training set (those two bound what a sample metric can
+    show)."""
+    if primary not in summary or summary[primary].isna().all():
+        return []
+    baselines = summary[(summary["family"] == "baseline") & (summary["model"] != "data")]
+    if "memorisation_fraction" in summary:
+        baselines = baselines[~(baselines["memorisation_fraction"] >= MEMORISATION_FLAG)]
+    baselines = baselines.dropna(subset=[primary])
+    models = summary[summary["family"] != "baseline"].dropna(subset=[primary])
+    if baselines.empty or models.empty:
+        return []
+    bar = baselines.loc[_best_index(baselines[primary], primary)]
+    if _better(primary):
+        worse = models[models[primary] <= bar[primary]]
+    else:
+        worse = models[models[primary] >= bar[primary]]
+    reference = (
+        f"the best non-copying baseline, {_name(bar)} ({primary} {format_number(bar[primary])})"
+    )
+    if worse.empty:
+        return [f"Every model has a better {primary} than {reference}."]
+    names = ", ".join(
+        f"`{escape(row['model'])}` ({format_number(row[primary])})" for _, row in worse.iterrows()
+    )
+    return [f"Not better than {reference}: {names}."]
+
+
+def _reconstruction(summary: pd.DataFrame, primary: str) -> list[str]:
+    """Reconstruction error beside the rank on ``primary``, best
+    reconstruction first: a model can reconstruct well and still generate
+    poorly."""
+    column = "recon_mse"
+    if column not in summary or summary[column].isna().all():
+        return []
+    rows = summary.dropna(subset=[column]).sort_values(column, kind="stable")
+    ranked = summary.dropna(subset=[primary]) if primary in summary else summary.iloc[:0]
+    parts = []
+    for _, row in rows.iterrows():
+        part = f"`{escape(row['model'])}` {format_number(row[column])}"
+        value = row.get(primary, float("nan"))
+        if pd.notna(value) and len(ranked) > 1:
+            ahead = ranked[primary] > value if _better(primary) else ranked[primary] < value
+            part += f" ({primary} rank {int(ahead.sum()) + 1} of {len(ranked)})"
+        parts.append(part)
+    return [f"Reconstruction mean squared error, best first: {', '.join(parts)}."]
 
 
 def _best_likelihood(summary: pd.DataFrame) -> list[str]:
