@@ -32,9 +32,16 @@ def record_path(results_dir: Path, task: str, model: str, budget: str, seed: int
     return Path(results_dir) / task / model / f"{budget}-seed{seed}.json"
 
 
+PRESENTATION_KEYS: tuple[str, ...] = ("description",)
+"""Configuration entries that only label a run (kept in the record, left out
+of its hash): rewording a model's description must not invalidate results."""
+
+
 def config_hash(config: dict[str, Any]) -> str:
-    """SHA-256 of the canonical JSON of a run's configuration."""
-    return hashlib.sha256(_dumps(config, indent=None).encode()).hexdigest()
+    """SHA-256 of the canonical JSON of a run's configuration, without the
+    :data:`PRESENTATION_KEYS`."""
+    hashed = {key: value for key, value in config.items() if key not in PRESENTATION_KEYS}
+    return hashlib.sha256(_dumps(hashed, indent=None).encode()).hexdigest()
 
 
 def write_record(path: Path, record: dict[str, Any]) -> Path:

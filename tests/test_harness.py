@@ -14,7 +14,7 @@ from genbench.grid import Cell, cell_config, plan_grid
 from genbench.harness import RunSettings, one_thread
 from genbench.plugins import get_plugin_manager
 from genbench.registry import Registry, RegistryError
-from genbench.results import iter_records, read_record, record_path
+from genbench.results import config_hash, iter_records, read_record, record_path
 from genbench.runner import run_grid
 
 TASK = "toy/ring8"
@@ -170,6 +170,9 @@ def test_cell_config_hash_ignores_nothing_that_changes_results(registry):
     assert config["task_fingerprint"] == registry.task(TASK).fingerprint()
     assert config["seeds"]["base"] == 0 and config["seeds"]["fit"] != config["seeds"]["sample"]
     assert json.dumps(config, sort_keys=True)  # JSON-serialisable
+    reworded = {**config, "description": "a new wording"}
+    assert config_hash(reworded) == config_hash(config)
+    assert config_hash({**config, "n_samples": config["n_samples"] + 1}) != config_hash(config)
 
 
 def test_plan_grid_errors_are_clear(registry):
