@@ -54,7 +54,12 @@ class WeightsFile(Checkpoint):
 
 def fitted(name: str, task: PydocTask, budget: str, cache: Path, weights: Path | None) -> TextModel:
     spec: ModelSpec = next(s for s in model_specs() if s.name == name)
-    key = {"bench": "speculative", "network": spec.trains_as or spec.name, "budget": budget}
+    key = {
+        "bench": "speculative",
+        "network": spec.trains_as or spec.name,
+        "budget": budget,
+        "hyperparameters": spec.hyperparameters(budget),  # a changed budget retrains
+    }
     checkpoint = WeightsFile(weights) if weights else Checkpoint(cache, key)
     return plugin.fit(spec=spec, task=task, budget=budget, seed=0, checkpoint=checkpoint)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 from types import MappingProxyType
@@ -10,13 +11,13 @@ import numpy as np
 import pytest
 import torch
 from genbench_text import plugin
-from genbench_text.specs import model_specs
+from genbench_text.specs import SPECULATIVE, TRANSFORMER_BUDGETS, model_specs
 from genbench_text.training import rolling_log_probs
 from genbench_text.transformer import CausalTransformer, TransformerConfig
 
 from genbench.checkpoints import Checkpoint
 from genbench.metrics.kneser_ney import KneserNeyLM
-from genbench.tasks.text import TextTask
+from genbench.tasks.text import PydocTask, TextTask
 from genbench.tasks.text_formats import CorpusSplits
 
 SENTENCES = [
@@ -118,6 +119,35 @@ def test_transformer_trains_once_and_rows_reuse_its_checkpoint(task, tmp_path):
     assert result.details == {"context": 192, "stride": 96}
     info = plugin.model_info(model=base)
     assert info == {"parameters": base.network.parameter_count(), "nfe": 24.0}
+
+
+@pytest.mark.parametrize("budget", ["smoke", "default", "full"])
+def test_transformer_budgets_build_and_train_within_the_context(budget):
+    hyper = TRANSFORMER_BUDGETS[budget]
+    config = TransformerConfig(
+        vocab_size=103,
+        context=hyper["context"],
+        width=hyper["width"],
+        depth=hyper["depth"],
+        heads=hyper["heads"],
+        dropout=hyper["dropout"],
+        attention_dropout=hyper["attention_dropout"],
+    )
+    assert hyper["window"] <= config.context
+    # speculative generation holds the prompt, the sample and the draft look-ahead
+    lookahead = SPECULATIVE["-speculative"]["lookahead"]
+    assert config.context >= PydocTask.prompt_tokens + PydocTask.sample_tokens + lookahead + 1
+
+
+def test_fit_builds_the_budget_s_dropout_rates(task, tmp_path):
+    spec = next(s for s in model_specs() if s.name == "transformer")
+    smoke = {**TRANSFORMER_BUDGETS["smoke"], "dropout": 0.25, "attention_dropout": 0.125}
+    spec = dataclasses.replace(spec, budgets={"smoke": smoke})
+    checkpoint = Checkpoint(tmp_path, {"network": "transformer", "dropout": "custom"})
+    model = plugin.fit(spec=spec, task=task, budget="smoke", seed=0, checkpoint=checkpoint)
+    assert model.network.config.dropout == 0.25
+    assert model.network.config.attention_dropout == 0.125
+    assert not model.network.training
 
 
 def test_speculative_row_reports_its_calibrated_acceptance(task, tmp_path):

@@ -75,11 +75,30 @@ def test_transformer_errors(model):
         TransformerConfig(5, width=10, heads=4)
     with pytest.raises(ValueError, match="sizes must be positive"):
         TransformerConfig(5, depth=0)
+    with pytest.raises(ValueError, match=r"attention_dropout must be in \[0, 1\), got 1.0"):
+        TransformerConfig(5, attention_dropout=1.0)
+    with pytest.raises(ValueError, match=r"^dropout must be in \[0, 1\), got -0.1"):
+        TransformerConfig(5, dropout=-0.1)
     cache = model.new_cache(1)
     with pytest.raises(ValueError, match="13 positions exceed the cache's context of 12"):
         model(torch.zeros(1, 13, dtype=torch.int64), cache)
     with pytest.raises(ValueError, match="truncate can only shorten"):
         cache.truncate(torch.tensor([1]))
+
+
+@pytest.mark.parametrize("rate", ["dropout", "attention_dropout"])
+def test_each_dropout_rate_acts_in_training_only(model, rate):
+    ids = torch.tensor([[6, 1, 2, 3, 4, 5, 0, 1]])
+    config = TransformerConfig(6, context=12, width=16, depth=2, heads=4, **{rate: 0.5})
+    noisy = CausalTransformer(config)
+    noisy.load_state_dict(model.state_dict())
+    with torch.random.fork_rng(), torch.no_grad():
+        torch.manual_seed(1)
+        assert torch.equal(noisy.eval()(ids), model(ids))  # eval: no dropout
+        first, second = noisy.train()(ids), noisy(ids)
+        assert torch.equal(model.train()(ids), model.eval()(ids))  # rates 0: train = eval
+    assert not torch.allclose(first, second)
+    assert not torch.allclose(first, model(ids))
 
 
 def test_prompts_lie_inside_one_document_and_follow_the_seed():

@@ -111,6 +111,7 @@ def _fit_transformer(
         depth=int(hyper["depth"]),
         heads=int(hyper["heads"]),
         dropout=float(hyper["dropout"]),
+        attention_dropout=float(hyper["attention_dropout"]),
     )
     with torch.random.fork_rng():
         torch.manual_seed(seed)
