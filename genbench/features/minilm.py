@@ -88,7 +88,9 @@ class MiniLMFeatures(FeatureExtractor):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as transformers_logging
 
+        transformers_logging.disable_progress_bar()  # it would break genbench's own progress line
         self._tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir), local_files_only=True)
         self._model = AutoModel.from_pretrained(str(self.model_dir), local_files_only=True).eval()
 
