@@ -27,6 +27,9 @@ class GridReport:
 
 ProgressCallback = Callable[[Cell, str], None]
 
+_Pending = tuple[Cell, dict[str, Any], Path]
+"""A cell waiting to run, its configuration and its record's path."""
+
 
 def run_grid(
     cells: Sequence[Cell],
@@ -38,6 +41,9 @@ def run_grid(
     on_done: ProgressCallback | None = None,
 ) -> GridReport:
     """Evaluate ``cells``; return what was written, skipped and failed.
+
+    In a worker pool, the cells that share a trained network start only
+    after the first of them has finished (see :func:`group_by_training`).
 
     A cell whose record already exists with the same configuration hash and
     ``status: ok`` is skipped unless ``force``. Records are written by this
@@ -67,14 +73,40 @@ def run_grid(
                 future = pool.submit(run_cell, cell, config, settings, registry)
                 _finish(future, cell, path, registry, report, on_done)
             return report
-        futures = {
-            pool.submit(execute_cell, cell, config, settings): (cell, path)
-            for cell, config, path in pending
-        }
-        for future in concurrent.futures.as_completed(futures):
-            cell, path = futures[future]
-            _finish(future, cell, path, registry, report, on_done)
+        futures: dict[concurrent.futures.Future, tuple[Cell, Path, list[_Pending]]] = {}
+        for leader, *followers in group_by_training(pending):
+            cell, config, path = leader
+            futures[pool.submit(execute_cell, cell, config, settings)] = (cell, path, followers)
+        while futures:
+            done, _ = concurrent.futures.wait(
+                futures, return_when=concurrent.futures.FIRST_COMPLETED
+            )
+            for future in done:
+                cell, path, followers = futures.pop(future)
+                _finish(future, cell, path, registry, report, on_done)
+                # The network is trained and cached now: its other rows only load it.
+                for next_cell, next_config, next_path in followers:
+                    next_future = pool.submit(execute_cell, next_cell, next_config, settings)
+                    futures[next_future] = (next_cell, next_path, [])
     return report
+
+
+def training_key(config: dict[str, Any]) -> tuple[str, str, str, int]:
+    """What identifies the trained network a cell needs: the model it trains
+    as, the task, the budget and the fit seed. Cells with the same key share
+    one checkpoint (a DDIM row and its DDPM row, the decoding rows of one
+    language model)."""
+    return (config["model"]["trains_as"], config["task"], config["budget"], config["seeds"]["fit"])
+
+
+def group_by_training(pending: Sequence[_Pending]) -> list[list[_Pending]]:
+    """``pending`` grouped by :func:`training_key`, groups in order of their
+    first cell. A pool runs each group's first cell alone and the rest after
+    it, so parallel workers never train the same network twice."""
+    groups: dict[tuple[str, str, str, int], list[_Pending]] = {}
+    for item in pending:
+        groups.setdefault(training_key(item[1]), []).append(item)
+    return list(groups.values())
 
 
 def _finish(

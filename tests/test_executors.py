@@ -9,12 +9,12 @@ import pytest
 
 from genbench import executors
 from genbench.executors import ExecutorSpecError, open_executor, resolve_executor
-from genbench.grid import plan_grid
+from genbench.grid import cell_config, plan_grid
 from genbench.harness import RunSettings
 from genbench.plugins import get_plugin_manager
 from genbench.registry import Registry
 from genbench.results import iter_records
-from genbench.runner import run_grid
+from genbench.runner import group_by_training, run_grid
 
 RESULT_SECTIONS = ("metrics", "counts", "likelihood", "feature_extractor", "config_hash", "status")
 
@@ -80,3 +80,17 @@ def test_auto_uses_one_worker_per_core_and_never_more_than_the_cells(
     monkeypatch.setattr(executors, "usable_cores", lambda: cores)
     assert resolve_executor("auto", cells) == expected
     assert resolve_executor("dask-local:2", cells) == "dask-local:2"
+
+
+def test_cells_sharing_a_trained_network_are_grouped_behind_the_first():
+    registry = Registry(get_plugin_manager())  # the built-in families are always there
+    names = ["diffusion-ddim", "vae", "diffusion-ddpm"]
+    cells = plan_grid(registry, models=names, tasks=["toy/ring8"], seeds=2, budget="smoke")
+    pending = [(c, cell_config(registry, c), Path(f"{c.model}-{c.seed}")) for c in cells]
+    groups = [[str(path) for _, _, path in group] for group in group_by_training(pending)]
+    assert sorted(map(sorted, groups)) == [
+        ["diffusion-ddim-0", "diffusion-ddpm-0"],
+        ["diffusion-ddim-1", "diffusion-ddpm-1"],
+        ["vae-0"],
+        ["vae-1"],
+    ]
