@@ -7,18 +7,22 @@ budget.
 Generation runs one sequence at a time (batch 1, the latency-bound regime
 speculative decoding is for), continuing training prompts as the
 leaderboard rows do. For each temperature it prints direct and speculative
-tokens per second, their ratio, the measured acceptance rate ``a`` and
-tokens per target call.
+tokens per second, their ratio, the measured acceptance rate ``a``, tokens
+per target call and the measured cost of one round in direct steps, for
+each lookahead ``k`` in ``--lookahead``. Direct and speculative generation
+alternate sequence by sequence, so a change in the machine's load affects
+both alike.
 
 It also prints what a 2x speed-up needs. With ``k`` draft tokens per
 round, each accepted independently with probability ``a``, a round yields
 ``(1 - a^(k+1)) / (1 - a)`` tokens (Leviathan et al. 2023) and costs one
-target call on ``k + 1`` tokens plus ``k`` draft steps. Timing those costs
+target call on ``k + 1`` tokens plus ``k`` draft steps (a draft step:
+the n-gram's distribution, its filtering and one draw). Timing those costs
 here (relative to one direct step) gives the acceptance rate at which the
 ratio reaches 2. Times are the process's CPU time on one thread, so other
 load on the machine does not distort the ratios. Usage::
 
-    python benchmarks/bench_speculative.py --budget default --samples 10
+    python benchmarks/bench_speculative.py --budget default --samples 10 --lookahead 2 4 6
 """
 
 from __future__ import annotations
@@ -30,11 +34,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from genbench_text import plugin
-from genbench_text.decoding import Decoding, generate
+from genbench_text.decoding import Decoding, filter_log_probs, generate, sample_categorical
 from genbench_text.models import TextModel
 from genbench_text.sessions import NgramSession, TransformerSession
 from genbench_text.specs import model_specs
-from genbench_text.speculative import speculative_generate
+from genbench_text.speculative import SpeculativeStats, speculative_generate
 
 from genbench import ModelSpec
 from genbench.checkpoints import Checkpoint
@@ -76,20 +80,28 @@ def timed(function, repeats: int = 20) -> float:
 
 def step_costs(model: TextModel, lookahead: int) -> tuple[float, float, float]:
     """Seconds of one direct target step, one target call on ``lookahead + 1``
-    tokens, and one draft step, each with a 32-token history."""
+    tokens, and one draft step (distribution, filter, draw), each with a
+    32-token history."""
     prompt = model.prompts.draw(1, np.random.default_rng(0))
+    generator = torch.Generator().manual_seed(0)
 
-    def call(network, tokens: int) -> float:
+    def call(network, tokens: int, draw: bool) -> float:
         session = model.session(network, 1)
         session.feed(prompt)
 
         def once() -> None:
-            session.feed(torch.zeros(1, tokens, dtype=torch.int64))
+            log_probs = session.feed(torch.zeros(1, tokens, dtype=torch.int64))
+            if draw:
+                sample_categorical(filter_log_probs(log_probs[:, -1]).exp(), generator)
             session.truncate(session.lengths - tokens)
 
         return timed(once)
 
-    return call(model.network, 1), call(model.network, lookahead + 1), call(model.draft, 1)
+    return (
+        call(model.network, 1, True),
+        call(model.network, lookahead + 1, False),
+        call(model.draft, 1, True),
+    )
 
 
 def needed_acceptance(lookahead: int, verify: float, draft: float, target: float = 2.0) -> float:
@@ -103,6 +115,39 @@ def needed_acceptance(lookahead: int, verify: float, draft: float, target: float
     return 1.0
 
 
+def compare(
+    model: TextModel, prompts: torch.Tensor, temperature: float, lookahead: int
+) -> tuple[float, float, SpeculativeStats]:
+    """CPU seconds of direct and of speculative sampling of every prompt
+    (alternating sequence by sequence), and the speculative counts."""
+    decoding = Decoding("sample", temperature=temperature)
+    length = model.sample_tokens
+    direct_generator = torch.Generator().manual_seed(0)
+    speculative_generator = torch.Generator().manual_seed(1)
+    direct = speculative = 0.0
+    total = SpeculativeStats()
+    for prompt in prompts:
+        start = time.process_time()
+        generate(
+            TransformerSession(model.network, 1), prompt[None], length, decoding, direct_generator
+        )
+        middle = time.process_time()
+        _, stats = speculative_generate(
+            TransformerSession(model.network, 1),
+            NgramSession(model.draft, 1, prompts.shape[1] + length + lookahead + 1),
+            prompt[None],
+            length,
+            lookahead,
+            speculative_generator,
+            temperature=temperature,
+        )
+        end = time.process_time()
+        direct, speculative = direct + middle - start, speculative + end - middle
+        for name in ("rows", "drafted", "accepted", "emitted", "rounds", "target_calls"):
+            setattr(total, name, getattr(total, name) + getattr(stats, name))
+    return direct, speculative, total
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", default="default", choices=["smoke", "default", "full"])
@@ -110,55 +155,41 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path(".genbench-cache/bench-speculative"))
     parser.add_argument("--weights", type=Path, help="target weights (safetensors)")
     parser.add_argument("--temperatures", type=float, nargs="+", default=[1.0, 0.7, 0.4])
+    parser.add_argument(
+        "--lookahead", type=int, nargs="+", help="draft tokens per round (default: the row's)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
 
     task = PydocTask()
     model = fitted("transformer-speculative", task, args.budget, args.cache, args.weights)
-    lookahead = model.decoding.lookahead
+    lookaheads = args.lookahead or [model.decoding.lookahead]
     length = task.sample_tokens
-    direct_step, verify, draft_step = step_costs(model, lookahead)
     print(
         f"target {model.parameters():,} parameters; draft: Kneser-Ney order "
-        f"{model.draft.order}; {lookahead} draft tokens per round; batch 1; "
-        f"{args.samples} x {length} tokens"
+        f"{model.draft.order}; batch 1; {args.samples} x {length} tokens"
     )
-    print(
-        f"one direct step {direct_step * 1e3:.2f} ms; verifying {lookahead + 1} tokens "
-        f"{verify / direct_step:.2f}x a step; one draft step {draft_step / direct_step:.2f}x"
-    )
-    need = needed_acceptance(lookahead, verify / direct_step, draft_step / direct_step)
-    print(f"acceptance rate needed for 2x at these costs: {need:.2f}")
-    print(f"{'temperature':>11} {'direct tok/s':>12} {'spec tok/s':>10} {'ratio':>6} "
-          f"{'acceptance':>10} {'tok/call':>8}")  # fmt: skip
-    prompts = model.prompts.draw(args.samples, np.random.default_rng(1))
-    for temperature in args.temperatures:
-        decoding = Decoding("sample", temperature=temperature)
-        generator = torch.Generator().manual_seed(0)
-        start = time.process_time()
-        for prompt in prompts:
-            session = TransformerSession(model.network, 1)
-            generate(session, prompt[None], length, decoding, generator)
-        direct = args.samples * length / (time.process_time() - start)
-        drafted = accepted = rounds = emitted = 0
-        start = time.process_time()
-        for prompt in prompts:
-            _, stats = speculative_generate(
-                TransformerSession(model.network, 1),
-                NgramSession(model.draft, 1, prompts.shape[1] + length + lookahead + 1),
-                prompt[None],
-                length,
-                lookahead,
-                generator,
-                temperature=temperature,
-            )
-            drafted, accepted = drafted + stats.drafted, accepted + stats.accepted
-            rounds, emitted = rounds + stats.rounds, emitted + stats.emitted
-        speculative = args.samples * length / (time.process_time() - start)
+    for lookahead in lookaheads:
+        direct_step, verify, draft_step = step_costs(model, lookahead)
+        need = needed_acceptance(lookahead, verify / direct_step, draft_step / direct_step)
         print(
-            f"{temperature:>11.2f} {direct:>12.1f} {speculative:>10.1f} "
-            f"{speculative / direct:>6.2f} {accepted / drafted:>10.3f} {emitted / rounds:>8.2f}"
+            f"k = {lookahead}: one direct step {direct_step * 1e3:.2f} ms; verifying "
+            f"{lookahead + 1} tokens {verify / direct_step:.2f}x a step; one draft step "
+            f"{draft_step / direct_step:.2f}x; acceptance needed for 2x: {need:.2f}"
         )
+    print(f"{'k':>2} {'temperature':>11} {'direct tok/s':>12} {'spec tok/s':>10} {'ratio':>6} "
+          f"{'acceptance':>10} {'tok/call':>8} {'round cost':>10}")  # fmt: skip
+    prompts = model.prompts.draw(args.samples, np.random.default_rng(1))
+    tokens = args.samples * length
+    for temperature in args.temperatures:
+        for lookahead in lookaheads:
+            direct, speculative, stats = compare(model, prompts, temperature, lookahead)
+            round_cost = (speculative / stats.rounds) / (direct / tokens)  # in direct steps
+            print(
+                f"{lookahead:>2} {temperature:>11.2f} {tokens / direct:>12.1f} "
+                f"{tokens / speculative:>10.1f} {direct / speculative:>6.2f} "
+                f"{stats.acceptance_rate:>10.3f} {stats.tokens_per_round:>8.2f} {round_cost:>10.2f}"
+            )
 
 
 if __name__ == "__main__":

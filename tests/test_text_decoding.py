@@ -16,7 +16,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from genbench_text.decoding import Decoding, filter_log_probs, generate
+from genbench_text.decoding import Decoding, filter_log_probs, generate, sample_categorical
 from genbench_text.sessions import NgramSession, TransformerSession
 from genbench_text.speculative import speculative_generate
 from genbench_text.transformer import CausalTransformer, TransformerConfig
@@ -124,6 +124,48 @@ def test_greedy_follows_the_argmax_and_beam_search_finds_the_best_sequence(draft
         assert tuple(beam[row].tolist()) == best
     width_one = generate(NgramSession(draft, 2, 8), prompts, 3, Decoding("beam"), None)
     assert torch.equal(width_one, greedy)
+
+
+def test_sample_categorical_draws_what_multinomial_draws():
+    """Same ids as ``torch.multinomial`` from the same generator state (so
+    switching to it kept every seeded sample), and the right frequencies."""
+    probs = torch.tensor([[0.5, 0.25, 0.125, 0.125], [0.0, 0.0, 3.0, 1.0]], dtype=torch.float64)
+    ours, theirs = torch.Generator().manual_seed(9), torch.Generator().manual_seed(9)
+    draws = torch.stack([sample_categorical(probs, ours) for _ in range(4000)])
+    reference = torch.stack(
+        [torch.multinomial(probs, 1, generator=theirs)[:, 0] for _ in range(4000)]
+    )
+    assert torch.equal(draws, reference)
+    assert torch.equal(torch.rand(3, generator=ours), torch.rand(3, generator=theirs))
+    assert (draws[:, 1] >= 2).all()  # zero-probability ids are never drawn
+    counts = np.bincount(draws[:, 0].numpy(), minlength=VOCAB)
+    assert chisquare(counts, probs[0].numpy() * 4000).pvalue > 1e-3
+
+
+def test_ngram_session_matches_the_model_and_its_capacity(draft):
+    session = NgramSession(draft, 2, 6)
+    log_probs = session.feed(torch.tensor([[3, 1, 0], [2, 2, 2]]))
+    histories = [[draft.bos, draft.bos, 3, 1, 0], [draft.bos, draft.bos, 2, 2, 2]]
+    for row, history in enumerate(histories):
+        contexts = np.array([history[t + 1 : t + 3] for t in range(3)])
+        assert np.array_equal(log_probs[row].numpy(), np.log(draft.next_distributions(contexts)))
+    session.truncate(torch.tensor([1, 3]))
+    session.append(torch.tensor([[2], [0]]))  # no distributions asked for
+    after = session.feed(torch.tensor([[1], [1]]))[:, -1].numpy()
+    assert np.array_equal(after, np.log(draft.next_distributions(np.array([[2, 1], [0, 1]]))))
+    assert session.lengths.tolist() == [3, 5]
+    with pytest.raises(ValueError, match="exceeds the session's capacity of 6"):
+        session.feed(torch.tensor([[0, 0], [0, 0]]))
+    with pytest.raises(ValueError, match="truncate can only shorten histories"):
+        session.truncate(torch.tensor([4, 1]))
+
+
+def test_one_context_distribution_is_bitwise_the_batched_one(draft):
+    """Decoding steps ask for one context at a time (a separate code path)."""
+    contexts = np.array([[a, b] for a in range(VOCAB + 1) for b in range(VOCAB + 1)])
+    batched = draft.next_distributions(contexts)
+    single = np.concatenate([draft.next_distributions(c[None]) for c in contexts])
+    assert np.array_equal(batched, single)
 
 
 def test_sampling_is_reproducible_from_its_generator(target):

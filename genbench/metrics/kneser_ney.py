@@ -157,6 +157,8 @@ class KneserNeyLM:
         contexts = np.asarray(contexts, dtype=np.int64)
         contexts = contexts.reshape(len(contexts), self.order - 1)
         batch = len(contexts)
+        if batch == 1:  # a decoding step: scalar lookups beat the batched gathers
+            return self._one_distribution(contexts[0].tolist())[None]
         probs = np.full((batch, self.vocab_size), 1.0 / self.vocab_size)
         for k, table in enumerate(self.tables, start=1):
             rows, seen = table.find_contexts(_codes(contexts[:, self.order - k :], self.base))
@@ -171,6 +173,24 @@ class KneserNeyLM:
             owner = np.repeat(which, lengths)
             mass = np.maximum(table.counts[entry] - table.discount, 0.0)
             probs[owner, table.codes[entry] % self.base] += mass / np.repeat(totals, lengths)
+        return probs
+
+    def _one_distribution(self, context: list[int]) -> np.ndarray:
+        """:meth:`next_distributions` of one context, with the same float
+        operations in the same order (so bitwise equal)."""
+        probs = np.full(self.vocab_size, 1.0 / self.vocab_size)
+        for k, table in enumerate(self.tables, start=1):
+            code = 0
+            for token in context[self.order - k :]:
+                code = code * self.base + token
+            row = int(np.searchsorted(table.contexts, code))
+            if row == len(table.contexts) or table.contexts[row] != code:
+                continue
+            start, end = table.starts[row], table.starts[row + 1]
+            total = np.float64(table.totals[row])
+            probs *= table.discount * table.types[row] / total
+            mass = np.maximum(table.counts[start:end] - table.discount, 0.0)
+            probs[table.codes[start:end] % self.base] += mass / total
         return probs
 
     def next_log_probs(self, contexts: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from genbench_text.decoding import filter_log_probs
+from genbench_text.decoding import filter_log_probs, sample_categorical
 from genbench_text.sessions import Session
 
 
@@ -88,58 +88,76 @@ def speculative_generate(
             f"target and draft vocabularies differ ({target.vocab_size} vs {draft.vocab_size})"
         )
     batch = len(prompts)
-    out = torch.zeros(batch, length + lookahead + 1, dtype=torch.int64)
+    out = torch.zeros(batch, length, dtype=torch.int64)
+    # per session row: its tokens so far. A round writes all k + 1 candidates
+    # after the row's ``filled`` ones; those past the first rejection are
+    # overwritten by the next round or lie past ``length``.
+    generated = torch.zeros(batch, length + lookahead, dtype=torch.int64)
     filled = torch.zeros(batch, dtype=torch.int64)
     active = torch.arange(batch)  # original row of each session row
     pending = prompts
+    offsets = torch.arange(lookahead + 1)
+    accepted_total = torch.zeros((), dtype=torch.int64)
     stats = SpeculativeStats(rows=batch)
 
     def filtered(log_probs: torch.Tensor) -> torch.Tensor:
         return filter_log_probs(log_probs, temperature, top_k, top_p).exp()
 
     while len(active):
-        rows = len(active)
-        drafts = torch.empty(rows, lookahead, dtype=torch.int64)
+        rows, width = pending.shape
+        # the target's input (pending, then the k drafts) and, from column
+        # ``width``, the round's k + 1 candidates: the drafts, then a slot that
+        # takes the correction (or bonus) token
+        tokens = torch.zeros(rows, width + lookahead + 1, dtype=torch.int64)
+        tokens[:, :width] = pending
+        # q[:, i] is the draft's distribution of draft token i; q[:, k] = 0,
+        # so the residual after k acceptances is p_{k+1} itself
         q = torch.zeros(rows, lookahead + 1, target.vocab_size, dtype=torch.float64)
-        q_next = filtered(draft.feed(pending)[:, -1])
+        q[:, 0] = filtered(draft.feed(pending)[:, -1])
         for i in range(lookahead):
-            q[:, i] = q_next
-            drafts[:, i] = torch.multinomial(q_next, 1, generator=generator)[:, 0]
-            q_next = filtered(draft.feed(drafts[:, i : i + 1])[:, -1])
-        p = filtered(target.feed(torch.cat([pending, drafts], dim=1))[:, -(lookahead + 1) :])
+            tokens[:, width + i] = sample_categorical(q[:, i], generator)
+            latest = tokens[:, width + i : width + i + 1]
+            if i + 1 < lookahead:
+                q[:, i + 1] = filtered(draft.feed(latest)[:, -1])
+            else:  # no draft distribution is needed after the last draft
+                draft.append(latest)
+        p = filtered(target.feed(tokens[:, :-1])[:, -(lookahead + 1) :])
         stats.target_calls += 1
 
-        p_draft = p[:, :lookahead].gather(2, drafts[..., None])[..., 0]
-        q_draft = q[:, :lookahead].gather(2, drafts[..., None])[..., 0]
+        drafts = tokens[:, width:-1, None]
+        p_draft = p[:, :lookahead].gather(2, drafts)[..., 0]
+        q_draft = q[:, :lookahead].gather(2, drafts)[..., 0]
         uniform = torch.rand(rows, lookahead, generator=generator, dtype=torch.float64)
-        accepted = torch.cumprod((uniform * q_draft < p_draft).long(), dim=1).sum(dim=1)
+        accepted = torch.cumprod(uniform * q_draft < p_draft, dim=1).sum(dim=1)
 
-        # q at index lookahead is zero, so the "residual" there is p_{k+1}
         stop = torch.arange(rows)
-        residual = (p[stop, accepted] - q[stop, accepted]).clamp(min=0.0)
+        p_stop = p[stop, accepted]
+        residual = (p_stop - q[stop, accepted]).clamp(min=0.0)
         total = residual.sum(dim=1, keepdim=True)
-        residual = torch.where(total > 0, residual / total.clamp(min=1e-300), p[stop, accepted])
-        final = torch.multinomial(residual, 1, generator=generator)[:, 0]
+        residual = torch.where(total > 0, residual / total.clamp(min=1e-300), p_stop)
+        final = sample_categorical(residual, generator)[:, None]
 
-        emitted = torch.cat([drafts, torch.zeros(rows, 1, dtype=torch.int64)], dim=1)
-        emitted[stop, accepted] = final
-        slots = filled[active, None] + torch.arange(lookahead + 1)
-        keep = torch.arange(lookahead + 1)[None, :] <= accepted[:, None]
-        out[active[:, None].expand_as(slots)[keep], slots[keep]] = emitted[keep]
-        filled[active] += accepted + 1
-
-        stats.drafted += rows * lookahead
-        stats.accepted += int(accepted.sum())
-        stats.emitted += int(accepted.sum()) + rows
+        candidates = tokens[:, width:]
+        candidates.scatter_(1, accepted[:, None], final)
+        generated.scatter_(1, filled[:, None] + offsets, candidates)
+        filled += accepted + 1
+        accepted_total += accepted.sum()
         stats.rounds += rows
 
-        target.truncate(target.lengths - (lookahead - accepted))
-        draft.truncate(draft.lengths - (lookahead - accepted))
-        pending = final[:, None]
-        running = filled[active] < length
+        rejected = lookahead - accepted
+        target.truncate(target.lengths - rejected)
+        draft.truncate(draft.lengths - rejected)
+        pending = final
+        running = filled < length
         if not bool(running.all()):
+            finished = torch.nonzero(~running)[:, 0]
+            out[active[finished]] = generated[finished, :length]
             keep_rows = torch.nonzero(running)[:, 0]
             target.select(keep_rows)
             draft.select(keep_rows)
             active, pending = active[keep_rows], pending[keep_rows]
-    return out[:, :length], stats
+            generated, filled = generated[keep_rows], filled[keep_rows]
+    stats.drafted = stats.rounds * lookahead
+    stats.accepted = int(accepted_total)
+    stats.emitted = stats.accepted + stats.rounds
+    return out, stats

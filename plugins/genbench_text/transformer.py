@@ -117,9 +117,10 @@ class _Block(nn.Module):
         q, k, v = (t.view(batch, length, self.heads, -1).transpose(1, 2) for t in (q, k, v))
         if cache is not None:  # write this call's keys at each row's positions
             index = positions[:, None, :, None].expand(-1, self.heads, -1, k.shape[-1])
-            cache.keys[layer] = cache.keys[layer].scatter(2, index, k)
-            cache.values[layer] = cache.values[layer].scatter(2, index, v)
-            k, v = cache.keys[layer], cache.values[layer]
+            # in place: copying the whole buffer per call would cost more
+            # than the step itself at large batch
+            k = cache.keys[layer].scatter_(2, index, k)
+            v = cache.values[layer].scatter_(2, index, v)
         attended = F.scaled_dot_product_attention(
             q, k, v, attn_mask=bias, dropout_p=self.attention_dropout if self.training else 0.0
         )
