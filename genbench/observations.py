@@ -28,6 +28,7 @@ def observations(summary: pd.DataFrame, primary: str = "fid") -> list[str]:
     notes += _speed(summary)
     notes += _memorisation(summary)
     notes += _modes(summary)
+    notes += _decoding_trade_off(summary)
     return notes
 
 
@@ -170,3 +171,39 @@ def _modes(summary: pd.DataFrame) -> list[str]:
         for r in short.itertuples(index=False)
     )
     return [f"Fewer modes than the best ({format_number(total)}) on average: {names}."]
+
+
+DIVERSITY_COLUMNS: tuple[str, ...] = ("distinct_2", "self_bleu", "repetition_rate")
+
+
+def _decoding_trade_off(summary: pd.DataFrame) -> list[str]:
+    """On text: the least and most diverse rows (distinct-2, self-BLEU,
+    repetition) and the best MAUVE with its spread over k-means seeds."""
+    if not set(DIVERSITY_COLUMNS) <= set(summary) or summary["distinct_2"].isna().all():
+        return []
+    rows = summary.dropna(subset=["distinct_2"]).sort_values("distinct_2", kind="stable")
+
+    def describe(row: pd.Series) -> str:
+        values = ", ".join(f"{c} {format_number(row[c])}" for c in DIVERSITY_COLUMNS)
+        return f"`{escape(row['model'])}` ({values})"
+
+    least = ", ".join(describe(row) for _, row in rows.head(3).iterrows())
+    most = rows.iloc[-1]
+    notes = [f"Least diverse samples: {least}."]
+    text = f"Most diverse: {describe(most)}"
+    if "precision" in summary and pd.notna(most.get("precision")):
+        text += f", at a precision of {format_number(most['precision'])}"
+    notes.append(text + ".")
+    if "mauve_mean" in summary and summary["mauve_mean"].notna().any():
+        scored = summary.dropna(subset=["mauve_mean"])
+        best = scored.loc[scored["mauve_mean"].idxmax()]
+        spread = best.get("mauve_std", float("nan"))
+        text = f"Best MAUVE: `{escape(best['model'])}` at {format_number(best['mauve_mean'])}"
+        if pd.notna(spread):
+            close = scored[scored["mauve_mean"] >= best["mauve_mean"] - spread]
+            others = [f"`{escape(m)}`" for m in close["model"] if m != best["model"]]
+            text += f" ± {format_number(spread)} (spread over k-means seeds)"
+            if others:
+                text += f"; within that spread of it: {', '.join(others)}"
+        notes.append(text + ".")
+    return notes

@@ -76,3 +76,34 @@ def test_a_higher_is_better_primary_metric_ranks_the_other_way():
         "`flow` (0.01)."
     )
     assert "`flow` 0 (coverage rank 7 of 7)" in notes[3]
+
+
+def test_text_rows_get_the_decoding_trade_off():
+    summary = pd.DataFrame(
+        {
+            "model": ["lm-greedy", "lm-beam4", "lm", "lm-nucleus0.9"],
+            "family": ["autoregressive"] * 4,
+            "fid": [0.9, 0.8, 0.3, 0.28],
+            "precision": [0.16, 0.11, 0.31, 0.41],
+            "distinct_2": [0.03, 0.06, 0.88, 0.78],
+            "self_bleu": [0.85, 0.62, 0.05, 0.08],
+            "repetition_rate": [0.71, 0.59, 0.0, 0.0],
+            "mauve_mean": [0.005, 0.006, 0.12, 0.13],
+            "mauve_std": [0.001, 0.001, 0.017, 0.015],
+        }
+    )
+    notes = observations(summary)
+    assert notes[-3] == (
+        "Least diverse samples: "
+        "`lm-greedy` (distinct_2 0.03, self_bleu 0.85, repetition_rate 0.71), "
+        "`lm-beam4` (distinct_2 0.06, self_bleu 0.62, repetition_rate 0.59), "
+        "`lm-nucleus0.9` (distinct_2 0.78, self_bleu 0.08, repetition_rate 0)."
+    )
+    assert notes[-2] == (
+        "Most diverse: `lm` (distinct_2 0.88, self_bleu 0.05, repetition_rate 0), "
+        "at a precision of 0.31."
+    )
+    assert notes[-1] == (
+        "Best MAUVE: `lm-nucleus0.9` at 0.13 ± 0.015 (spread over k-means seeds); "
+        "within that spread of it: `lm`."
+    )
