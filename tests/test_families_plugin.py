@@ -30,13 +30,13 @@ def fitted(tmp_path_factory):
     }
 
 
-def test_registers_every_family_with_budgets_for_both_modalities():
+def test_registers_every_family_with_budgets_for_every_modality():
     registered = []
     plugin.register_models(registered.append)
     assert [s.name for s in registered] == [s.name for s in SPECS]
     assert {s.family for s in registered} == {"vae", "gan", "diffusion", "flow", "autoregressive"}
     for spec in registered:
-        assert set(spec.modalities) == {"image", "toy"}
+        assert set(spec.modalities) == {"image", "toy", "audio"}
         for budget in BUDGETS:
             for modality in spec.modalities:
                 assert hyperparameters(spec, budget, modality)["steps"] > 0

@@ -1,6 +1,6 @@
 """genbench's built-in model families: VAE (with β-VAE and autoencoder
 variants), GAN, diffusion (DDPM and DDIM samplers), RealNVP flow and
-PixelCNN, for image and toy tasks.
+PixelCNN (WaveNet on audio), for image, toy and audio tasks.
 
 An ordinary plugin, registered through the ``genbench`` entry-point group as
 ``families``. Algorithms (losses, samplers, likelihood bounds) live in one

@@ -1,8 +1,9 @@
-"""Autoregressive models: ``p(x) = Π_d p(x_d | x_<d)`` in raster order.
+"""Autoregressive models: ``p(x) = Π_d p(x_d | x_<d)`` in raster (time) order.
 
-* Discrete data (images): a categorical over the task's levels for every
-  dimension (PixelCNN, van den Oord et al., 2016); ``log p(x)`` is exact and
-  the probabilities of all possible examples sum to one.
+* Discrete data: a categorical over the task's levels for every dimension:
+  pixels of images (PixelCNN, van den Oord et al., 2016), mu-law codes of
+  audio samples (WaveNet, van den Oord et al., 2016); ``log p(x)`` is exact
+  and the probabilities of all possible examples sum to one.
 * Continuous data (toy): a mixture of Gaussians for every coordinate
   (MADE-style masked MLP); ``log p(x)`` is an exact density.
 
@@ -24,9 +25,20 @@ from genbench_families.distributions import categorical_sample, mixture_log_prob
 from genbench_families.space import DataSpace
 from genbench_families.training import train
 
+OUTPUT_VALUES_PER_CHUNK = 2**26
+"""Bound on the network outputs (examples x dimensions x parameters) held at
+once when scoring: 256-level outputs of 8,000-sample waveforms would take
+2 GB for 256 examples."""
+
+SAMPLING_CHUNK = 1000
+"""Examples drawn together. Each sequential step costs a fixed overhead per
+chunk: 1,000 WaveNet clips (8,000 steps) took 33 s of CPU in one chunk
+against 39-56 s in two; on MNIST the samples are bit-identical either way."""
+
 
 class Autoregressive(GenerativeModel):
-    """PixelCNN (discrete data) or MADE with mixture outputs (continuous data).
+    """PixelCNN or WaveNet (discrete data), or MADE with mixture outputs
+    (continuous data): whichever network the modality's factory builds.
 
     Args:
         space: the task's data space.
@@ -101,7 +113,9 @@ class Autoregressive(GenerativeModel):
 
     @torch.no_grad()
     def log_likelihood(self, x: Tensor, generator: torch.Generator) -> ModelLikelihood:
-        nats = in_chunks(self.log_prob, x, size=256)
+        per_example = self.space.dims * self.offset.numel()
+        size = max(1, min(256, OUTPUT_VALUES_PER_CHUNK // per_example))
+        nats = in_chunks(self.log_prob, x, size=size)
         return ModelLikelihood(nats=nats, exact=True, method="exact")
 
     def nfe(self) -> int:
@@ -111,7 +125,7 @@ class Autoregressive(GenerativeModel):
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
         uniform = torch.rand(n, self.space.dims, generator=generator)
         normal = torch.randn(n, self.space.dims, generator=generator)
-        return in_chunks(self._sample_given, uniform, normal, size=500)
+        return in_chunks(self._sample_given, uniform, normal, size=SAMPLING_CHUNK)
 
     def _sample_given(self, uniform: Tensor, normal: Tensor) -> Tensor:
         """Raster-order sampling driven by pre-drawn noise (``n x D`` each)."""

@@ -1,14 +1,17 @@
 """Hyper-parameters of every family per budget and modality.
 
-Each budget holds one set per modality (``{"image": {...}, "toy": {...}}``):
-the same row trains a conv net on images and an MLP on toy data. Keys are
-the keyword arguments of the family's algorithm class.
+Each budget holds one set per modality (``{"image": {...}, "toy": {...},
+"audio": {...}}``): the same row trains a conv net on images, an MLP on toy
+data and a 1-D conv net (a WaveNet for the autoregressive row) on audio.
+Keys are the keyword arguments of the family's algorithm class.
 
 The ``default`` image budgets were chosen by training each family on
 ``image/mnist`` for a fixed single-threaded CPU time and comparing FID and
-bits/dim (docs/families.md lists the measurements); ``smoke`` trains in a
-second or two on ``image/digits`` and the toy tasks; ``full`` is for real
-runs and has not been tuned.
+bits/dim (docs/families.md lists the measurements); the ``default`` audio
+budgets keep each family's training on ``audio/digits`` within about 90 s
+of one CPU core; ``smoke`` trains in a second or two on ``image/digits``,
+the toy tasks and short audio clips; ``full`` is for real runs and has not
+been tuned.
 """
 
 from __future__ import annotations
@@ -39,6 +42,15 @@ VAE_BUDGETS = _budgets(
             "importance_samples": 16,
             "kl_warmup": 0.5,
         },
+        "audio": {
+            "latent_dim": 250,
+            "width": 8,
+            "steps": 20,
+            "batch_size": 8,
+            "lr": 3e-3,
+            "importance_samples": 4,
+            "kl_warmup": 0.5,
+        },
     },
     default={
         "image": {
@@ -56,6 +68,15 @@ VAE_BUDGETS = _budgets(
             "batch_size": 256,
             "lr": 3e-3,
             "importance_samples": 64,
+            "kl_warmup": 0.5,
+        },
+        "audio": {
+            "latent_dim": 1000,
+            "width": 32,
+            "steps": 800,
+            "batch_size": 32,
+            "lr": 2e-3,
+            "importance_samples": 16,
             "kl_warmup": 0.5,
         },
     },
@@ -77,6 +98,15 @@ VAE_BUDGETS = _budgets(
             "importance_samples": 1000,
             "kl_warmup": 0.5,
         },
+        "audio": {
+            "latent_dim": 2000,
+            "width": 64,
+            "steps": 20_000,
+            "batch_size": 64,
+            "lr": 1e-3,
+            "importance_samples": 1000,
+            "kl_warmup": 0.5,
+        },
     },
 )
 
@@ -84,14 +114,17 @@ GAN_BUDGETS = _budgets(
     smoke={
         "image": {"latent_dim": 16, "width": 16, "steps": 40, "batch_size": 32, "lr": 2e-4},
         "toy": {"latent_dim": 8, "width": 32, "steps": 150, "batch_size": 128, "lr": 1e-3},
+        "audio": {"latent_dim": 16, "width": 8, "steps": 20, "batch_size": 8, "lr": 2e-4},
     },
     default={
         "image": {"latent_dim": 32, "width": 32, "steps": 400, "batch_size": 32, "lr": 2e-4},
         "toy": {"latent_dim": 8, "width": 64, "steps": 1500, "batch_size": 128, "lr": 1e-3},
+        "audio": {"latent_dim": 64, "width": 32, "steps": 800, "batch_size": 32, "lr": 2e-4},
     },
     full={
         "image": {"latent_dim": 64, "width": 64, "steps": 20_000, "batch_size": 64, "lr": 2e-4},
         "toy": {"latent_dim": 8, "width": 128, "steps": 10_000, "batch_size": 256, "lr": 5e-4},
+        "audio": {"latent_dim": 100, "width": 64, "steps": 20_000, "batch_size": 64, "lr": 1e-4},
     },
 )
 
@@ -121,6 +154,18 @@ DIFFUSION_BUDGETS = _budgets(
             "inversion_steps": 20,
             "vlb_terms": 8,
         },
+        "audio": {
+            "width": 8,
+            "steps": 20,
+            "batch_size": 8,
+            "lr": 4e-3,
+            "ema": 0.9,
+            "T": 1000,
+            "ddpm_steps": 10,
+            "ddim_steps": 5,
+            "inversion_steps": 5,
+            "vlb_terms": 4,
+        },
     },
     default={
         "image": {
@@ -147,6 +192,18 @@ DIFFUSION_BUDGETS = _budgets(
             "inversion_steps": 50,
             "vlb_terms": 64,
         },
+        "audio": {
+            "width": 32,
+            "steps": 700,
+            "batch_size": 32,
+            "lr": 4e-3,
+            "ema": 0.995,
+            "T": 1000,
+            "ddpm_steps": 25,
+            "ddim_steps": 10,
+            "inversion_steps": 10,
+            "vlb_terms": 8,
+        },
     },
     full={
         "image": {
@@ -167,6 +224,18 @@ DIFFUSION_BUDGETS = _budgets(
             "batch_size": 256,
             "lr": 1e-3,
             "ema": 0.999,
+            "T": 1000,
+            "ddpm_steps": 1000,
+            "ddim_steps": 50,
+            "inversion_steps": 50,
+            "vlb_terms": 999,
+        },
+        "audio": {
+            "width": 64,
+            "steps": 50_000,
+            "batch_size": 64,
+            "lr": 2e-4,
+            "ema": 0.9999,
             "T": 1000,
             "ddpm_steps": 1000,
             "ddim_steps": 50,
@@ -197,6 +266,16 @@ FLOW_BUDGETS = _budgets(
             "lr": 3e-3,
             "ema": 0.95,
         },
+        "audio": {
+            "fold": 16,
+            "scales": 2,
+            "couplings": 1,
+            "width": 8,
+            "steps": 20,
+            "batch_size": 8,
+            "lr": 1e-3,
+            "ema": 0.9,
+        },
     },
     default={
         "image": {
@@ -216,6 +295,16 @@ FLOW_BUDGETS = _budgets(
             "steps": 800,
             "batch_size": 256,
             "lr": 3e-3,
+            "ema": 0.99,
+        },
+        "audio": {
+            "fold": 16,
+            "scales": 3,
+            "couplings": 2,
+            "width": 32,
+            "steps": 400,
+            "batch_size": 16,
+            "lr": 1e-3,
             "ema": 0.99,
         },
     },
@@ -239,6 +328,16 @@ FLOW_BUDGETS = _budgets(
             "lr": 1e-3,
             "ema": 0.999,
         },
+        "audio": {
+            "fold": 16,
+            "scales": 3,
+            "couplings": 3,
+            "width": 64,
+            "steps": 30_000,
+            "batch_size": 32,
+            "lr": 1e-3,
+            "ema": 0.999,
+        },
     },
 )
 
@@ -253,6 +352,7 @@ AUTOREGRESSIVE_BUDGETS = _budgets(
             "lr": 1e-2,
             "components": 8,
         },
+        "audio": {"width": 8, "layers": 2, "steps": 10, "batch_size": 1, "lr": 5e-3},
     },
     default={
         "image": {"width": 32, "layers": 4, "steps": 200, "batch_size": 16, "lr": 5e-3},
@@ -264,6 +364,7 @@ AUTOREGRESSIVE_BUDGETS = _budgets(
             "lr": 1e-2,
             "components": 8,
         },
+        "audio": {"width": 16, "layers": 10, "steps": 300, "batch_size": 2, "lr": 3e-3},
     },
     full={
         "image": {"width": 64, "layers": 8, "steps": 30_000, "batch_size": 64, "lr": 1e-3},
@@ -275,5 +376,6 @@ AUTOREGRESSIVE_BUDGETS = _budgets(
             "lr": 1e-3,
             "components": 16,
         },
+        "audio": {"width": 64, "layers": 20, "steps": 30_000, "batch_size": 4, "lr": 1e-3},
     },
 )

@@ -1,7 +1,8 @@
 """The models this plugin registers and how to build them.
 
 Variants that share a trained network (the DDIM row) declare ``trains_as``
-and carry exactly the same budgets (see :mod:`.budgets`).
+and carry exactly the same budgets (see :mod:`.budgets`). Audio models work
+in the mu-law space of :class:`~genbench_families.space.MuLawSpace`.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ from genbench_families.diffusion import Diffusion
 from genbench_families.flow import RealNVP
 from genbench_families.gan import GAN
 from genbench_families.nets import factory_for
-from genbench_families.space import DataSpace
+from genbench_families.space import data_space
 from genbench_families.vae import VAE
 
-MODALITIES = ("image", "toy")
+MODALITIES = ("image", "toy", "audio")
 
 ALGORITHMS: dict[str, type[GenerativeModel]] = {
     "vae": VAE,
@@ -70,7 +71,7 @@ SPECS: tuple[ModelSpec, ...] = (
         capabilities={"sample"},
         budgets=GAN_BUDGETS,
         options={"loss": "hinge"},
-        description="DCGAN-style GAN, spectrally normalised critic, hinge loss",
+        description="DCGAN/WaveGAN-style GAN, spectrally normalised critic, hinge loss",
     ),
     ModelSpec(
         name="diffusion-ddpm",
@@ -105,7 +106,7 @@ SPECS: tuple[ModelSpec, ...] = (
         modalities=MODALITIES,
         capabilities={"sample", "log_likelihood"},
         budgets=AUTOREGRESSIVE_BUDGETS,
-        description="PixelCNN (masked convs, categorical levels); MADE mixture on toy",
+        description="PixelCNN (categorical levels); WaveNet on audio; MADE mixture on toy",
     ),
 )
 
@@ -125,7 +126,7 @@ def build(
     spec: ModelSpec, shape: tuple[int, ...], levels: int | None, modality: str, budget: str
 ) -> GenerativeModel:
     """A freshly initialised model for ``spec`` on examples of ``shape``."""
-    space = DataSpace(shape, levels)
+    space = data_space(shape, levels, modality)
     algorithm = ALGORITHMS[spec.family]
     return algorithm(
         space, factory_for(modality), **hyperparameters(spec, budget, modality), **spec.options

@@ -1,5 +1,6 @@
 """RealNVP (Dinh et al., 2017): affine coupling layers, checkerboard and
-channel masks, squeezing and a multi-scale factor-out.
+channel masks, squeezing and a multi-scale factor-out, for images
+``C x H x W``, sequences ``C x T`` (audio) and vectors.
 
 Discrete data is dequantised with uniform noise, ``y = (k + u) / L`` on
 ``[0, 1)`` for level ``k`` of ``L``, and mapped to logit space,
@@ -27,9 +28,13 @@ from genbench_families.training import EMA, train
 
 
 def checkerboard(shape: tuple[int, ...], parity: int) -> Tensor:
-    """``C x H x W`` 0/1 mask that is 1 where ``(i + j) % 2 == parity``."""
-    _, h, w = shape
-    grid = (torch.arange(h)[:, None] + torch.arange(w)[None, :]) % 2 == parity
+    """0/1 mask that is 1 where ``(i + j) % 2 == parity`` for ``C x H x W``,
+    and where ``t % 2 == parity`` (alternating time steps) for ``C x T``."""
+    if len(shape) == 2:
+        grid = torch.arange(shape[1]) % 2 == parity
+    else:
+        _, h, w = shape
+        grid = (torch.arange(h)[:, None] + torch.arange(w)[None, :]) % 2 == parity
     return grid.float().expand(shape).clone()
 
 
@@ -57,6 +62,34 @@ def unsqueeze(x: Tensor) -> Tensor:
     b, c, h, w = x.shape
     x = x.view(b, c // 4, 2, 2, h, w).permute(0, 1, 4, 2, 5, 3)
     return x.reshape(b, c // 4, 2 * h, 2 * w)
+
+
+def squeeze_time(x: Tensor, factor: int) -> Tensor:
+    """``B x C x T → B x factor·C x T/factor`` by ``log2(factor)`` squeezes by
+    2, each moving sample ``2t + p`` of channel ``c`` to channel ``2c + p`` at
+    step ``t``: the first half of the channels then holds the even samples."""
+    while factor > 1:
+        b, c, t = x.shape
+        x = x.view(b, c, t // 2, 2).transpose(2, 3).reshape(b, 2 * c, t // 2)
+        factor //= 2
+    return x
+
+
+def unsqueeze_time(x: Tensor, factor: int) -> Tensor:
+    """Inverse of :func:`squeeze_time`."""
+    while factor > 1:
+        b, c, t = x.shape
+        x = x.view(b, c // 2, 2, t).transpose(2, 3).reshape(b, c // 2, 2 * t)
+        factor //= 2
+    return x
+
+
+def time_factor(length: int, largest: int) -> int:
+    """The largest power of two up to ``largest`` that divides ``length``."""
+    factor = 1
+    while 2 * factor <= largest and length % (2 * factor) == 0:
+        factor *= 2
+    return factor
 
 
 class AffineCoupling(nn.Module):
@@ -107,8 +140,28 @@ class Scale(nn.Module):
         return unsqueeze(y) if self.squeeze_first else y
 
 
+class SequenceScale(Scale):
+    """One scale of a sequence flow: ``factor`` time steps folded into
+    channels (:func:`squeeze_time`), then a chain of couplings."""
+
+    def __init__(self, factor: int, couplings: list[AffineCoupling]) -> None:
+        super().__init__(False, couplings)
+        self.factor = factor
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        return super().forward(squeeze_time(x, self.factor))
+
+    def inverse(self, y: Tensor) -> Tensor:
+        return unsqueeze_time(super().inverse(y), self.factor)
+
+
 def build_scales(
-    shape: tuple[int, ...], nets: ModuleType, scales: int, couplings: int, width: int
+    shape: tuple[int, ...],
+    nets: ModuleType,
+    scales: int,
+    couplings: int,
+    width: int,
+    fold: int | None = None,
 ) -> tuple[list[Scale], list[tuple[int, ...]]]:
     """RealNVP's layout for ``shape``.
 
@@ -117,28 +170,47 @@ def build_scales(
     (while ``H`` and ``W`` are even), ``couplings`` checkerboard couplings of
     alternating parity (skipped at 1x1), ``couplings`` channel couplings of
     alternating halves, then half the channels are factored out before the
-    next scale. Returns the scales and the shapes of the factored-out parts.
+    next scale. Sequences ``(C, T)``: the same, where the first scale folds
+    ``fold`` time steps into channels (default 2; the largest power of two
+    up to it that divides ``T``) and later scales fold 2 (while ``T`` is
+    even), and checkerboards alternate time steps. Returns the scales and
+    the shapes of the factored-out parts.
+
+    Raises:
+        ValueError: ``fold`` for a shape that is not a sequence, or not a
+            power of two.
     """
+    if fold is not None and (len(shape) != 2 or fold < 1 or fold & (fold - 1)):
+        raise ValueError(
+            f"fold must be a power of two and applies to sequences (C, T) only; "
+            f"got fold={fold} for shape {shape}"
+        )
     if len(shape) == 1:
         masks = [channel_mask(shape, k % 2 == 0) for k in range(2 * couplings)]
         layers = [AffineCoupling(m, nets.conditioner(shape[0], 2 * shape[0], width)) for m in masks]
         return [Scale(False, layers)], [shape]
+    sequence = len(shape) == 2
     blocks, outputs = [], []
     current = tuple(shape)
     for index in range(scales):
-        c, h, w = current
-        squeeze_first = h % 2 == 0 and w % 2 == 0
-        if squeeze_first:
-            current = (4 * c, h // 2, w // 2)
+        if sequence:
+            c, t = current
+            factor = time_factor(t, (fold or 2) if index == 0 else 2)
+            current = (factor * c, t // factor)
+        else:
+            c, h, w = current
+            squeeze_first = h % 2 == 0 and w % 2 == 0
+            if squeeze_first:
+                current = (4 * c, h // 2, w // 2)
         masks = []
-        if current[1] * current[2] > 1:
+        if math.prod(current[1:]) > 1:
             masks += [checkerboard(current, k % 2) for k in range(couplings)]
         if current[0] > 1:
             masks += [channel_mask(current, k % 2 == 0) for k in range(couplings)]
         layers = [
             AffineCoupling(m, nets.conditioner(current[0], 2 * current[0], width)) for m in masks
         ]
-        blocks.append(Scale(squeeze_first, layers))
+        blocks.append(SequenceScale(factor, layers) if sequence else Scale(squeeze_first, layers))
         last = index == scales - 1 or current[0] < 2
         if last:
             outputs.append(current)
@@ -162,6 +234,8 @@ class RealNVP(GenerativeModel):
             near-zero density on the sharp toy mixtures.
         temperature: standard deviation of the base samples when sampling
             (1 = the model's own distribution).
+        fold: sequences only: time steps the first scale folds into
+            channels (see :func:`build_scales`).
         logit_alpha: ``α`` of the logit transform of dequantised discrete
             data, in ``(0, 0.5)``. RealNVP used 0.05 on natural images; on
             MNIST, whose pixels sit mostly at the extreme levels, a tiny
@@ -185,6 +259,7 @@ class RealNVP(GenerativeModel):
         ema: float = 0.0,
         temperature: float = 1.0,
         logit_alpha: float = 0.05,
+        fold: int | None = None,
     ) -> None:
         super().__init__(space)
         if temperature <= 0:
@@ -194,7 +269,7 @@ class RealNVP(GenerativeModel):
         self.alpha = logit_alpha
         self.steps, self.batch_size, self.lr, self.ema_decay = steps, batch_size, lr, ema
         self.temperature = temperature
-        blocks, self.latent_shapes = build_scales(space.shape, nets, scales, couplings, width)
+        blocks, self.latent_shapes = build_scales(space.shape, nets, scales, couplings, width, fold)
         self.blocks = nn.ModuleList(blocks)
 
     # -- the bijection on continuous values -------------------------------------

@@ -2,6 +2,8 @@
 
 * Discrete tasks (``task.levels`` set, e.g. 8-bit images): integer level
   ``k`` of ``L`` maps to the bin centre ``2k/(L-1) - 1`` on ``[-1, 1]``.
+* Audio tasks: mono waveforms held as their mu-law codes, channels first
+  (:class:`MuLawSpace`); bits per dimension are then bits per audio sample.
 * Continuous tasks (toy): each coordinate is standardised with the training
   mean and standard deviation; a log-density in model space becomes one in
   data space by adding :meth:`DataSpace.log_det` (the standardisation's
@@ -12,9 +14,12 @@ The statistics are buffers, so they travel in the checkpoint.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 
+from genbench.audio import mulaw_encode
 from genbench_families.distributions import to_bin_centres
 
 
@@ -78,3 +83,76 @@ class DataSpace(nn.Module):
         if self.discrete:
             return 0.0
         return float(-torch.log(self.std.double()).sum())
+
+
+class MuLawSpace(DataSpace):
+    """The model space of audio tasks: mono waveforms as 8-bit mu-law codes.
+
+    Task format: ``float32`` waveforms ``N x T`` in ``[-1, 1]`` (training
+    data, ``reconstruct`` inputs, samples) or their mu-law codes, integers
+    ``N x T`` in ``[0, levels - 1]`` (``log_likelihood`` inputs). Model
+    space: ``N x 1 x T`` (channels first), code ``k`` at the bin centre
+    ``2k/(levels - 1) - 1`` — the companded waveform on the code grid — so
+    the families' discrete likelihoods are log-probabilities of the codes
+    and bits per dimension are bits per audio sample.
+
+    :meth:`decode` expands companded values back to waveforms without
+    re-quantising them: bin centres give exactly the task's decoded codes,
+    and continuous outputs (GAN, diffusion) keep their resolution.
+
+    Args:
+        length: samples per waveform ``T``.
+        levels: mu-law codes (``mu = levels - 1``).
+    """
+
+    def __init__(self, length: int, levels: int) -> None:
+        super().__init__((1, length), levels)
+        self.length = length
+
+    def encode(self, x: Tensor) -> Tensor:
+        """Waveforms or codes ``N x T`` → model-space ``N x 1 x T``.
+
+        Raises:
+            ValueError: a wrong shape, a waveform outside ``[-1, 1]``, or
+                codes outside ``[0, levels - 1]``.
+        """
+        if tuple(x.shape[1:]) != (self.length,):
+            raise ValueError(
+                f"expected waveforms of shape ({self.length},), got {tuple(x.shape[1:])}"
+            )
+        if torch.is_floating_point(x):
+            codes = mulaw_encode(x, self.levels)
+        else:
+            codes = x.to(torch.int64)
+            if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= self.levels):
+                raise ValueError(
+                    f"mu-law codes must lie in [0, {self.levels - 1}], "
+                    f"got [{int(codes.min())}, {int(codes.max())}]"
+                )
+        return (codes.to(torch.float32) * (2.0 / (self.levels - 1)) - 1.0).unsqueeze(1)
+
+    def decode(self, y: Tensor) -> Tensor:
+        """Model-space ``N x 1 x T`` → ``float32`` waveforms ``N x T``: the
+        inverse companding ``sign(y)((1 + mu)^|y| - 1)/mu`` of ``y`` clamped
+        to ``[-1, 1]``."""
+        mu = self.levels - 1
+        companded = y.reshape(len(y), self.length).to(torch.float64).clamp(-1.0, 1.0)
+        waveform = torch.sign(companded) * torch.expm1(companded.abs() * math.log1p(mu)) / mu
+        return waveform.to(torch.float32)
+
+
+def data_space(shape: tuple[int, ...], levels: int | None, modality: str) -> DataSpace:
+    """The model space of a task with examples of ``shape``: :class:`MuLawSpace`
+    for audio, :class:`~genbench_families.space.DataSpace` otherwise.
+
+    Raises:
+        ValueError: audio examples that are not mono waveforms ``(T,)`` with levels.
+    """
+    if modality != "audio":
+        return DataSpace(shape, levels)
+    if len(shape) != 1 or levels is None:
+        raise ValueError(
+            f"audio models need mono waveforms of shape (T,) with mu-law levels, "
+            f"got shape {shape} and levels {levels}"
+        )
+    return MuLawSpace(shape[0], levels)

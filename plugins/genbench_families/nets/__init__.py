@@ -2,18 +2,19 @@
 
 Every modality module offers the same factories (``vae_networks``,
 ``gan_networks``, ``denoiser``, ``conditioner``, ``autoregressive_network``)
-with the same contracts, so the families' algorithms are written once. A new
-modality (e.g. 1-D audio) adds a module here and an entry in
-:data:`FACTORIES`.
+with the same contracts, so the families' algorithms are written once:
+``image`` (conv nets on ``C x H x W``), ``toy`` (MLPs on vectors) and
+``audio`` (1-D conv nets on ``C x T`` waveforms, a WaveNet). A new modality
+adds a module here and an entry in :data:`FACTORIES`.
 """
 
 from __future__ import annotations
 
 from types import ModuleType
 
-from genbench_families.nets import image, toy
+from genbench_families.nets import audio, image, toy
 
-FACTORIES: dict[str, ModuleType] = {"image": image, "toy": toy}
+FACTORIES: dict[str, ModuleType] = {"image": image, "toy": toy, "audio": audio}
 
 
 def factory_for(modality: str) -> ModuleType:
