@@ -96,6 +96,13 @@ def build_leaderboards(
     return written
 
 
+def _without_unused_metrics(summary: pd.DataFrame) -> pd.DataFrame:
+    """``summary`` without the metric columns (and their ``_std``) that no
+    row of this task reports: records of other tasks add them to the frame."""
+    unused = [name for name in METRICS if name in summary and summary[name].isna().all()]
+    return summary.drop(columns=[c for n in unused for c in (n, f"{n}_std") if c in summary])
+
+
 def _write_task(
     task: str,
     summary: pd.DataFrame,
@@ -108,6 +115,7 @@ def _write_task(
     if assets.exists():
         shutil.rmtree(assets)
     assets.mkdir(parents=True)
+    summary = _without_unused_metrics(summary)
     csv_path = out / f"{slug}.csv"
     summary.to_csv(csv_path, index=False, float_format="%.8g")
     parts = [f"# Leaderboard: `{escape(task)}`", ""]
@@ -212,7 +220,29 @@ def _sample_section(
             lines += [f"**{escape(model)}**", "", f"![{escape(model)}]({slug}/{target.name})", ""]
         else:
             lines += [f"- [{escape(model)}]({slug}/{target.name})"]
+        clips = _copy_clips(source, assets, model)
+        if clips:
+            links = ", ".join(f"[{i + 1}]({slug}/{clip.name})" for i, clip in enumerate(clips))
+            lines += [f"Listen: {links}", ""]
     return ["## Samples", "", *lines, ""] if lines else []
+
+
+LEADERBOARD_CLIPS = 4
+"""Audio clips per model copied next to an audio task's leaderboard."""
+
+
+def _copy_clips(preview: Path, assets: Path, model: str) -> list[Path]:
+    """Copy the first :data:`LEADERBOARD_CLIPS` clips saved beside ``preview``
+    (``<stem>-<i>.wav``, as audio tasks write them) to ``<model>-<i>.wav``."""
+    copied = []
+    for index in range(LEADERBOARD_CLIPS):
+        source = preview.with_name(f"{preview.stem}-{index}.wav")
+        if not source.exists():
+            break
+        target = assets / f"{model}-{index}.wav"
+        shutil.copyfile(source, target)
+        copied.append(target)
+    return copied
 
 
 def _failure_section(runs: pd.DataFrame) -> list[str]:

@@ -144,3 +144,20 @@ def test_no_records_is_a_clear_error(tmp_path):
 def test_records_are_valid_json_without_nan(tmp_path):
     path = write_record(tmp_path / "r.json", {"schema_version": SCHEMA_VERSION, "x": float("nan")})
     assert json.loads(path.read_text())["x"] is None
+
+
+def test_audio_previews_bring_their_clips(tmp_path):
+    root = tmp_path / "results"
+    record = _record("wave", "gan", 0, {"fid": 1.0})
+    record["preview"] = "default-seed0.png"
+    path = write_record(record_path(root, "toy/ring8", "wave", "default", 0), record)
+    path.with_name("default-seed0.png").write_bytes(b"png")
+    for index in range(6):
+        path.with_name(f"default-seed0-{index}.wav").write_bytes(b"RIFF%d" % index)
+    build_leaderboards(root, tmp_path / "lb")
+    text = (tmp_path / "lb" / "toy-ring8.md").read_text()
+    assert "![wave](toy-ring8/wave.png)" in text
+    assert "Listen: [1](toy-ring8/wave-0.wav), [2](toy-ring8/wave-1.wav), " in text
+    copied = sorted(p.name for p in (tmp_path / "lb" / "toy-ring8").glob("*.wav"))
+    assert copied == ["wave-0.wav", "wave-1.wav", "wave-2.wav", "wave-3.wav"]  # four per model
+    assert (tmp_path / "lb" / "toy-ring8" / "wave-3.wav").read_bytes() == b"RIFF3"
