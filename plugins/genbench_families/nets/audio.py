@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genbench_families.nets.layers import TimeEmbedding, spectral
+from genbench_families.nets.layers import SqueezeParameterAxis, TimeEmbedding, spectral
 
 FOLD = 32
 """Most samples folded into one frame's channels (a power of two)."""
@@ -502,18 +502,7 @@ def gan_networks(
     (strided convolutions, spectral normalisation when asked)."""
     generator = Decoder(latent_dim, shape, 1, width, batch_norm=True, bounded=True)
     critic = Encoder(shape, 1, width, spectral_norm=spectral_norm)
-    return _Squeeze(generator), critic
-
-
-class _Squeeze(nn.Module):
-    """Drops the singleton parameter axis of a one-parameter decoder."""
-
-    def __init__(self, decoder: nn.Module) -> None:
-        super().__init__()
-        self.decoder = decoder
-
-    def forward(self, z: Tensor) -> Tensor:
-        return self.decoder(z).squeeze(1)
+    return SqueezeParameterAxis(generator), critic
 
 
 def denoiser(shape: tuple[int, ...], width: int) -> nn.Module:

@@ -35,3 +35,15 @@ class TimeEmbedding(nn.Module):
 def spectral(module: nn.Module, enabled: bool) -> nn.Module:
     """``module`` with spectral normalisation of its weight when ``enabled``."""
     return nn.utils.parametrizations.spectral_norm(module) if enabled else module
+
+
+class SqueezeParameterAxis(nn.Module):
+    """Wraps a decoder with one output parameter per value (``B x 1 x ...``)
+    and drops that axis (GAN generators reuse the VAE decoders this way)."""
+
+    def __init__(self, decoder: nn.Module) -> None:
+        super().__init__()
+        self.decoder = decoder
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.decoder(z).squeeze(1)
