@@ -34,6 +34,10 @@ class _Context:
                 raise click.ClickException(str(exc)) from exc
         return self._registry
 
+    def load_plugins(self) -> None:
+        """Load the plugins (and the metrics they register) without using them."""
+        _ = self.registry
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
@@ -266,9 +270,12 @@ def run(
     type=click.Path(file_okay=False, path_type=Path),
 )
 @click.option("--budget", type=click.Choice(BUDGETS), help="Only runs at this budget.")
-def leaderboard(results_dir: Path, out_dir: Path, budget: str | None) -> None:
+@click.pass_obj
+def leaderboard(obj: _Context, results_dir: Path, out_dir: Path, budget: str | None) -> None:
     """Regenerate Markdown/CSV leaderboards and plots from stored records."""
     from genbench.leaderboard import build_leaderboards
+
+    obj.load_plugins()  # plugins register their own metrics' columns
 
     try:
         files = build_leaderboards(results_dir, out_dir, budget=budget)
@@ -320,7 +327,9 @@ def leaderboard(results_dir: Path, out_dir: Path, budget: str | None) -> None:
     "--strict", is_flag=True, help="Also fail when a baseline model or metric is missing."
 )
 @click.option("-a", "--all", "show_all", is_flag=True, help="Print every compared metric.")
+@click.pass_obj
 def check(
+    obj: _Context,
     baseline: Path,
     results_dir: Path,
     k_std: float,
@@ -332,6 +341,8 @@ def check(
     """Compare fresh results with a baseline; exit 1 on a regression."""
     from genbench.check import Tolerance, compare, has_regression
     from genbench.results import iter_records, records_to_frame
+
+    obj.load_plugins()  # plugins register their own metrics' directions
 
     base = records_to_frame(iter_records(baseline))
     if base.empty:

@@ -103,3 +103,21 @@ def test_run_exits_nonzero_when_a_plugin_fails(tmp_path: Path, fake_plugins: Pat
     assert "plugin 'fake_plugins', hook 'sample': samples contain 1 NaN" in result.output
     board = (tmp_path / "lb" / "toy-ring8.md").read_text()
     assert "## Failed runs" in board and "`fake-good`" in board
+
+
+def test_leaderboard_knows_the_metrics_plugins_register(tmp_path):
+    # a fresh interpreter: only loading the plugins registers `acceptance_rate`
+    import shutil
+    import subprocess
+    import sys
+
+    source = Path(__file__).resolve().parents[1] / "results" / "text" / "pydoc"
+    target = tmp_path / "results" / "text" / "pydoc"
+    shutil.copytree(source / "transformer-speculative", target / "transformer-speculative")
+    subprocess.run(
+        [sys.executable, "-m", "genbench", "leaderboard", "--results", str(tmp_path / "results"),
+         "--out", str(tmp_path / "lb")],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    page = (tmp_path / "lb" / "text-pydoc.md").read_text()
+    assert "acceptance_rate ↑" in page and "tokens_per_target_call ↑" in page
