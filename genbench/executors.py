@@ -58,6 +58,20 @@ def resolve_executor(spec: str, cells: int) -> str:
     return f"process:{workers}" if workers >= 2 else "serial"
 
 
+def check_executor_spec(spec: str) -> None:
+    """Raise :class:`ExecutorSpecError` unless ``spec`` is a form this module
+    understands (checked before any work starts; Dask's import is not)."""
+    if spec in ("auto", "serial") or spec.startswith("tcp://"):
+        return
+    kind, _, arg = spec.partition(":")
+    if kind not in ("process", "dask-local"):
+        raise ExecutorSpecError(
+            f"unknown executor {spec!r}; use 'auto', 'serial', 'process:N', 'dask-local:N' "
+            "or 'tcp://HOST:PORT'"
+        )
+    _positive_int(arg, spec)
+
+
 def is_in_process(spec: str) -> bool:
     """True when cells run in this process (they can share its registry)."""
     return spec == "serial"

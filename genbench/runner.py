@@ -9,7 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from genbench.executors import is_in_process, open_executor, resolve_executor
+from genbench.executors import (
+    check_executor_spec,
+    is_in_process,
+    open_executor,
+    resolve_executor,
+)
 from genbench.grid import Cell, cell_config
 from genbench.harness import CellOutcome, RunSettings, execute_cell, run_cell
 from genbench.registry import Registry
@@ -52,6 +57,7 @@ def run_grid(
     ``on_done(cell, status)`` is called per cell with ``ok``, ``failed`` or
     ``skipped``.
     """
+    check_executor_spec(executor)
     report = GridReport()
     pending: list[tuple[Cell, dict[str, Any], Path]] = []
     for cell in cells:

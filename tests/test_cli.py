@@ -28,14 +28,18 @@ def test_listing_commands():
     assert "lower" in fid_line
 
 
-def test_unknown_names_give_a_one_line_error():
+def test_unknown_names_give_a_one_line_error(tmp_path: Path):
     result = _invoke("run", "-m", "gausian", "-t", "toy/ring8")
     assert result.exit_code == 2
     assert "unknown model 'gausian'; did you mean 'gaussian'" in result.output
     assert "Traceback" not in result.output
     result = _invoke("run", "--budget", "huge")
     assert result.exit_code == 2 and "'huge' is not one of" in result.output
-    result = _invoke("run", "-t", "toy/ring8", "--executor", "threads", "--no-leaderboard")
+    # rejected before any cell is looked at, even when every record is up to date
+    result = _invoke(
+        "run", "-t", "toy/ring8", "--executor", "threads", "--no-leaderboard",
+        "--results", str(tmp_path),
+    )  # fmt: skip
     assert result.exit_code == 2 and "unknown executor 'threads'" in result.output
 
 

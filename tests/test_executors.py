@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 
 from genbench import executors
-from genbench.executors import ExecutorSpecError, open_executor, resolve_executor
+from genbench.executors import (
+    ExecutorSpecError,
+    check_executor_spec,
+    open_executor,
+    resolve_executor,
+)
 from genbench.grid import cell_config, plan_grid
 from genbench.harness import RunSettings
 from genbench.plugins import get_plugin_manager
@@ -66,6 +71,8 @@ def test_process_pool_and_dask_cluster_match_serial(tmp_path, fake_plugins):
     ],
 )
 def test_bad_executor_specs_are_rejected(spec, message):
+    with pytest.raises(ExecutorSpecError, match=message):
+        check_executor_spec(spec)
     with pytest.raises(ExecutorSpecError, match=message), open_executor(spec):
         pass
 
