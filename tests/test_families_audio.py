@@ -22,7 +22,7 @@ from genbench_families.flow import (
     time_factor,
     unsqueeze_time,
 )
-from genbench_families.nets import audio, image
+from genbench_families.nets import audio, image, wavenet
 from genbench_families.space import DataSpace, MuLawSpace, data_space
 from test_families_support import assert_close, fit_model, perturb
 
@@ -228,7 +228,7 @@ def test_audio_flow_log_determinant_matches_the_brute_force_jacobian():
 
 def test_wavenet_sees_exactly_its_receptive_field_of_earlier_samples():
     torch.manual_seed(0)
-    net = audio.WaveNet((1, 40), params=3, width=6, layers=4)  # dilations 1, 2, 4, 8
+    net = wavenet.WaveNet((1, 40), params=3, width=6, layers=4)  # dilations 1, 2, 4, 8
     assert net.dilations == [1, 2, 4, 8] and net.receptive_field() == 17
     x = torch.randn(1, 1, 40, requires_grad=True)
     net(x)[0, 0, 30].sum().backward()
@@ -239,7 +239,7 @@ def test_wavenet_sees_exactly_its_receptive_field_of_earlier_samples():
 
 def test_wavenet_incremental_sampler_equals_the_full_network():
     torch.manual_seed(1)
-    net = audio.WaveNet((1, 50), params=5, width=6, layers=6)
+    net = wavenet.WaveNet((1, 50), params=5, width=6, layers=6)
     perturb(net, 0.3)
     values = torch.randn(3, 50)
     state = net.start(3)

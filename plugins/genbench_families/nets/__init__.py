@@ -4,7 +4,7 @@ Every modality module offers the same factories (``vae_networks``,
 ``gan_networks``, ``denoiser``, ``conditioner``, ``autoregressive_network``)
 with the same contracts, so the families' algorithms are written once:
 ``image`` (conv nets on ``C x H x W``), ``toy`` (MLPs on vectors) and
-``audio`` (1-D conv nets on ``C x T`` waveforms, a WaveNet). A new modality
+``audio`` (1-D conv nets on ``C x T`` waveforms, a WaveNet from :mod:`.wavenet`). A new modality
 adds a module here and an entry in :data:`FACTORIES`.
 """
 

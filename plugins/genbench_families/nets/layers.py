@@ -47,3 +47,14 @@ class SqueezeParameterAxis(nn.Module):
 
     def forward(self, z: Tensor) -> Tensor:
         return self.decoder(z).squeeze(1)
+
+
+def sequence_shape(shape: tuple[int, ...]) -> tuple[int, int]:
+    """``(C, T)`` of a channels-first sequence example.
+
+    Raises:
+        ValueError: ``shape`` is not two positive sizes.
+    """
+    if len(shape) != 2 or min(shape) < 1:
+        raise ValueError(f"audio networks need examples of shape (C, T), got {shape}")
+    return shape[0], shape[1]
