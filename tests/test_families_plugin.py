@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 from genbench_families import plugin
-from genbench_families.catalogue import SPECS, SPECS_BY_NAME, build, hyperparameters
+from genbench_families.catalogue import SPECS, SPECS_BY_NAME, build
 from genbench_families.nets import factory_for
 from test_families_support import TinyBarsTask, TinyBlobsTask, fit_model
 
@@ -39,7 +39,7 @@ def test_registers_every_family_with_budgets_for_every_modality():
         assert set(spec.modalities) == {"image", "toy", "audio"}
         for budget in BUDGETS:
             for modality in spec.modalities:
-                assert hyperparameters(spec, budget, modality)["steps"] > 0
+                assert spec.hyperparameters(budget, modality)["steps"] > 0
 
 
 @pytest.mark.parametrize("budget", BUDGETS)
@@ -153,7 +153,7 @@ def test_model_info_reports_parameters_and_network_evaluations(fitted):
     assert info["parameters"] == sum(
         p.numel() for p in fitted[("pixelcnn", "image")].model.parameters()
     )
-    smoke = hyperparameters(SPECS_BY_NAME["diffusion-ddim"], "smoke", "image")
+    smoke = SPECS_BY_NAME["diffusion-ddim"].hyperparameters("smoke", "image")
     assert plugin.model_info(fitted[("diffusion-ddim", "image")])["nfe"] == smoke["ddim_steps"]
     assert plugin.model_info(fitted[("realnvp", "image")])["roundtrip_error"] < 1e-4
 
@@ -170,7 +170,7 @@ def test_hooks_ignore_what_is_not_theirs(tmp_path):
 
 def test_unsupported_modality_is_a_clear_error():
     with pytest.raises(ValueError, match="no 'smoke' budget for modality 'text'"):
-        hyperparameters(SPECS_BY_NAME["vae"], "smoke", "text")
+        SPECS_BY_NAME["vae"].hyperparameters("smoke", "text")
     with pytest.raises(ValueError, match="no networks for modality 'text'"):
         factory_for("text")
 

@@ -7,8 +7,6 @@ in the mu-law space of :class:`~genbench_families.space.MuLawSpace`.
 
 from __future__ import annotations
 
-from typing import Any
-
 from genbench import ModelSpec
 from genbench_families.autoregressive import Autoregressive
 from genbench_families.base import GenerativeModel
@@ -113,15 +111,6 @@ SPECS: tuple[ModelSpec, ...] = (
 SPECS_BY_NAME: dict[str, ModelSpec] = {spec.name: spec for spec in SPECS}
 
 
-def hyperparameters(spec: ModelSpec, budget: str, modality: str) -> dict[str, Any]:
-    """The hyper-parameters of ``spec`` at ``budget`` for ``modality``.
-
-    Raises:
-        ValueError: the model has no networks for ``modality``.
-    """
-    return spec.hyperparameters(budget, modality)
-
-
 def build(
     spec: ModelSpec, shape: tuple[int, ...], levels: int | None, modality: str, budget: str
 ) -> GenerativeModel:
@@ -129,5 +118,5 @@ def build(
     space = data_space(shape, levels, modality)
     algorithm = ALGORITHMS[spec.family]
     return algorithm(
-        space, factory_for(modality), **hyperparameters(spec, budget, modality), **spec.options
+        space, factory_for(modality), **spec.hyperparameters(budget, modality), **spec.options
     )
