@@ -132,6 +132,47 @@ def test_samplers_of_the_exact_denoiser_draw_from_the_data_distribution():
         assert (draws.std(0) - 1).abs().max() < 0.08
 
 
+def test_ddim_with_eta_one_is_the_ancestral_sampler_on_the_same_steps():
+    model = _diffusion()  # an untrained, nonlinear network: no help from an oracle
+    sequence = step_sequence(1000, 20)
+    ancestral = model.sample_ddpm(256, torch.Generator().manual_seed(5), sequence)
+    generator = torch.Generator().manual_seed(5)
+    start = torch.randn(256, 2, generator=generator)
+    stochastic = model.ddim(start, sequence, eta=1.0, generator=generator)
+    torch.testing.assert_close(stochastic, ancestral, rtol=1e-5, atol=1e-4)
+    deterministic = model.ddim(start, sequence)
+    assert torch.equal(model.ddim(start, sequence, eta=0.0, generator=generator), deterministic)
+    assert (stochastic - deterministic).abs().mean() > 0.1
+
+
+def test_ddim_eta_interpolates_the_injected_noise():
+    model = _with_oracle(_diffusion(sampler="ddim", ddim_steps=50, ddim_eta=0.5))
+    draws = model.sample(4000, torch.Generator().manual_seed(2))
+    assert draws.mean(0).abs().max() < 0.08  # still the data distribution
+    assert (draws.std(0) - 1).abs().max() < 0.08
+    start = torch.randn(256, 2, generator=torch.Generator().manual_seed(0))
+    deterministic = model.ddim(start, model.ddim_sequence)
+    departure = {
+        eta: (model.ddim(start, model.ddim_sequence, eta, torch.Generator().manual_seed(1)))
+        .sub(deterministic)
+        .pow(2)
+        .mean()
+        .sqrt()
+        .item()
+        for eta in (0.25, 0.5, 1.0)
+    }
+    # more η, more fresh noise: the draws leave the deterministic path further
+    assert 0.05 < departure[0.25] < departure[0.5] < departure[1.0]
+
+
+def test_bad_ddim_eta_is_refused_with_its_value():
+    with pytest.raises(ValueError, match=r"DDIM eta must be in \[0, 1\], got 1.5"):
+        _diffusion(sampler="ddim", ddim_eta=1.5)
+    model = _diffusion()
+    with pytest.raises(ValueError, match="eta > 0 draws fresh noise: pass a generator"):
+        model.ddim(torch.zeros(2, 2), step_sequence(1000, 5), eta=0.3)
+
+
 def test_sampling_is_seeded():
     model = _diffusion(sampler="ddpm", ddpm_steps=20)
     a = model.sample(8, torch.Generator().manual_seed(3))

@@ -66,6 +66,13 @@ def step_sequence(total: int, count: int) -> list[int]:
     return sorted(set(points), reverse=True)
 
 
+def checked_eta(eta: float) -> float:
+    """``eta`` if it is a valid DDIM η (in ``[0, 1]``), else a ValueError."""
+    if not 0.0 <= eta <= 1.0:
+        raise ValueError(f"DDIM eta must be in [0, 1], got {eta}")
+    return eta
+
+
 class Diffusion(GenerativeModel):
     """DDPM trained with ε-prediction; sampled with DDPM or DDIM.
 
@@ -76,6 +83,7 @@ class Diffusion(GenerativeModel):
         T: diffusion steps of the trained model.
         ddpm_steps: ancestral sampling steps (``T`` = the full chain).
         ddim_steps: DDIM steps for sampling.
+        ddim_eta: DDIM's η for sampling (0: deterministic; see :meth:`ddim`).
         inversion_steps: DDIM steps each way for reconstruction.
         vlb_terms: KL terms per example in the likelihood estimate.
         width, steps, batch_size, lr, ema: network width and training.
@@ -97,12 +105,13 @@ class Diffusion(GenerativeModel):
         vlb_terms: int,
         ema: float = 0.999,
         sampler: str = "ddpm",
+        ddim_eta: float = 0.0,
     ) -> None:
         super().__init__(space)
         if sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {sampler!r}; choose one of {list(SAMPLERS)}")
         self.T = T
-        self.sampler = sampler
+        self.sampler, self.ddim_eta = sampler, checked_eta(ddim_eta)
         self.capabilities = frozenset(
             {"sample", "log_likelihood"} if sampler == "ddpm" else {"sample", "reconstruct"}
         )
@@ -180,7 +189,7 @@ class Diffusion(GenerativeModel):
         if self.sampler == "ddpm":
             return self.sample_ddpm(n, generator, self.ddpm_sequence)
         x = torch.randn(n, *self.space.shape, generator=generator)
-        return self.ddim(x, self.ddim_sequence)
+        return self.ddim(x, self.ddim_sequence, self.ddim_eta, generator)
 
     @torch.no_grad()
     def sample_ddpm(self, n: int, generator: torch.Generator, sequence: list[int]) -> Tensor:
@@ -195,12 +204,31 @@ class Diffusion(GenerativeModel):
         return x
 
     @torch.no_grad()
-    def ddim(self, x: Tensor, sequence: list[int]) -> Tensor:
-        """Deterministic DDIM from ``x`` at step ``sequence[0]`` down to ``x_0``."""
+    def ddim(
+        self,
+        x: Tensor,
+        sequence: list[int],
+        eta: float = 0.0,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """DDIM from ``x`` at step ``sequence[0]`` down to ``x_0``.
+
+        ``eta`` scales the noise injected per step (Song et al.'s η):
+        ``σ² = η² · β̃`` with ``β̃`` the posterior variance of the skipped
+        step. ``η = 0`` is the deterministic sampler; ``η = 1`` is the
+        ancestral sampler on the same steps. ``eta > 0`` needs a
+        ``generator`` for the fresh noise.
+        """
+        if checked_eta(eta) > 0 and generator is None:
+            raise ValueError("DDIM with eta > 0 draws fresh noise: pass a generator")
         for t, prev in zip(sequence, [*sequence[1:], 0], strict=True):
+            ab, ab_prev = self._ab(t), self._ab(prev)
             x0 = self.predict_x0(x, t, self.eps(x, t), clip=True)
-            eps = (x - self._ab(t).sqrt() * x0) / (1 - self._ab(t)).sqrt()
-            x = self._ab(prev).sqrt() * x0 + (1 - self._ab(prev)).sqrt() * eps
+            eps = (x - ab.sqrt() * x0) / (1 - ab).sqrt()
+            variance = eta**2 * (1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev)
+            x = ab_prev.sqrt() * x0 + (1 - ab_prev - variance).clamp(min=0).sqrt() * eps
+            if eta > 0 and prev > 0:
+                x = x + variance.sqrt() * torch.randn(x.shape, generator=generator)
         return x
 
     @torch.no_grad()
