@@ -3,7 +3,11 @@ library; the work lives in the modules they import."""
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -37,6 +41,25 @@ class _Context:
     def load_plugins(self) -> None:
         """Load the plugins (and the metrics they register) without using them."""
         _ = self.registry
+
+
+@contextlib.contextmanager
+def _exit_on_sigterm() -> Iterator[None]:
+    """While the grid runs, SIGTERM (``kill``, a cancelled CI job) exits
+    with status 143 through ``SystemExit``, so the executor's clean-up stops
+    its workers as it does for Ctrl-C. Records already written stay."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+
+    def exit_now(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, exit_now)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -232,9 +255,10 @@ def run(
     )
     progress = _progress(len(cells), quiet)
     try:
-        report = run_grid(
-            cells, settings, registry, executor=executor, force=force, on_done=progress
-        )
+        with _exit_on_sigterm():
+            report = run_grid(
+                cells, settings, registry, executor=executor, force=force, on_done=progress
+            )
     except ExecutorSpecError as exc:
         raise click.UsageError(str(exc)) from exc
     finally:

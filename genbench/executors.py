@@ -21,6 +21,7 @@ import concurrent.futures
 import contextlib
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -79,16 +80,28 @@ def is_in_process(spec: str) -> bool:
 
 @contextlib.contextmanager
 def open_executor(spec: str) -> Iterator[concurrent.futures.Executor]:
-    """An executor for ``spec``, shut down (and its cluster closed) on exit."""
+    """An executor for ``spec``, shut down (and its cluster closed) on exit.
+
+    When the body raises (Ctrl-C included), a process pool cancels its
+    queued cells and terminates its workers instead of finishing them.
+    """
     if spec == "serial":
         yield SerialExecutor()
         return
     kind, _, arg = spec.partition(":")
     if kind == "process":
         workers = _positive_int(arg, spec)
-        context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        pool = concurrent.futures.ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_leave_interrupts_to_the_driver,
+        )
+        try:
             yield pool
+        except BaseException:
+            _stop_now(pool)
+            raise
+        pool.shutdown(wait=True)
         return
     if kind == "dask-local":
         workers = _positive_int(arg, spec)
@@ -113,6 +126,26 @@ def open_executor(spec: str) -> Iterator[concurrent.futures.Executor]:
     raise ExecutorSpecError(
         f"unknown executor {spec!r}; use 'auto', 'serial', 'process:N', 'dask-local:N' or 'tcp://HOST:PORT'"
     )
+
+
+def _leave_interrupts_to_the_driver() -> None:
+    """Worker initializer: ignore SIGINT. A terminal's Ctrl-C reaches the
+    whole process group; the driver alone decides what stops."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop_now(pool: concurrent.futures.ProcessPoolExecutor) -> None:
+    """Cancel the cells not started and end the workers at once, instead of
+    letting ``shutdown`` wait for every submitted cell. Cells in progress are
+    lost; their records were never written, so a re-run computes them."""
+    # The worker processes are not public before Python 3.14's
+    # terminate_workers(); shutdown() drops the mapping, so take it first.
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=10)
 
 
 def _positive_int(text: str, spec: str) -> int:

@@ -3,6 +3,12 @@ a two-worker Dask LocalCluster bound to 127.0.0.1."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -101,3 +107,69 @@ def test_cells_sharing_a_trained_network_are_grouped_behind_the_first():
         ["vae-0"],
         ["vae-1"],
     ]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_an_interrupted_pool_cancels_its_cells_and_ends_its_workers_at_once():
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt), open_executor("process:1") as pool:
+        worker = pool.submit(os.getpid).result(timeout=120)
+        running = pool.submit(time.sleep, 300)
+        queued = pool.submit(time.sleep, 300)
+        raise KeyboardInterrupt
+    # shutdown(wait=True) would have waited 600 s for both sleeps
+    assert time.monotonic() - started < 150
+    assert queued.cancelled()
+    assert not _alive(worker)
+    assert running.done()
+
+
+def _children(pid: int) -> list[int]:
+    """Process ids whose parent is ``pid`` (Linux /proc)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_sigterm_stops_a_pooled_run_keeping_finished_records(tmp_path, fake_plugins, cache_dir):
+    results = tmp_path / "results"
+    command = [
+        sys.executable, "-m", "genbench", "--plugin", str(fake_plugins), "run",
+        "-m", "fake-good", "-m", "fake-hangs", "-t", "toy/ring8", "--seeds", "1",
+        "--budget", "smoke", "--executor", "process:2", "--results", str(results),
+        "--cache", str(cache_dir), "--no-leaderboard", "-q",
+    ]  # fmt: skip
+    driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    good = results / "toy" / "ring8" / "fake-good" / "smoke-seed0.json"
+    deadline = time.monotonic() + 180
+    while not good.exists() and driver.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert good.exists(), driver.communicate()[0]
+    time.sleep(1)  # fake-hangs is asleep in its 30 s `sample` by now
+    workers = _children(driver.pid)
+    driver.send_signal(signal.SIGTERM)
+    output = driver.communicate(timeout=25)[0].decode()  # well before the hang ends
+    assert driver.returncode == 143, output
+    assert json.loads(good.read_text())["status"] == "ok"
+    assert not (good.parent.parent / "fake-hangs").exists()
+    # the workers (and multiprocessing's resource tracker) end, not the sleep
+    assert workers
+    deadline = time.monotonic() + 10
+    while [pid for pid in workers if _alive(pid)] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [pid for pid in workers if _alive(pid)]
