@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pytest
@@ -126,9 +127,11 @@ def test_an_interrupted_pool_cancels_its_cells_and_ends_its_workers_at_once():
         raise KeyboardInterrupt
     # shutdown(wait=True) would have waited 600 s for both sleeps
     assert time.monotonic() - started < 150
-    assert queued.cancelled()
     assert not _alive(worker)
-    assert running.done()
+    # neither sleep ran to its end: the queued one was cancelled, or failed
+    # with the pool if it had already been handed to the worker's queue
+    for future in (running, queued):
+        assert future.cancelled() or isinstance(future.exception(), BrokenProcessPool)
 
 
 def _children(pid: int) -> list[int]:
