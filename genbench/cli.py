@@ -15,6 +15,7 @@ import click
 from genbench.paths import CACHE_ENV, default_cache_dir
 from genbench.specs import BUDGETS
 
+STOPPED = "stopped: finished runs keep their records; the same command resumes the rest"
 DEFAULT_RESULTS = Path("results")
 DEFAULT_LEADERBOARDS = Path("leaderboards")
 
@@ -53,6 +54,7 @@ def _exit_on_sigterm() -> Iterator[None]:
         return
 
     def exit_now(signum: int, _frame: object) -> None:
+        click.echo(STOPPED, err=True)
         raise SystemExit(128 + signum)
 
     previous = signal.signal(signal.SIGTERM, exit_now)
@@ -261,6 +263,10 @@ def run(
             )
     except ExecutorSpecError as exc:
         raise click.UsageError(str(exc)) from exc
+    except KeyboardInterrupt:
+        progress.close()
+        click.echo(STOPPED, err=True)
+        sys.exit(130)
     finally:
         progress.close()
     click.echo(

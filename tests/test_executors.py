@@ -168,6 +168,7 @@ def test_sigterm_stops_a_pooled_run_keeping_finished_records(tmp_path, fake_plug
     driver.send_signal(signal.SIGTERM)
     output = driver.communicate(timeout=25)[0].decode()  # well before the hang ends
     assert driver.returncode == 143, output
+    assert "the same command resumes the rest" in output
     assert json.loads(good.read_text())["status"] == "ok"
     assert not (good.parent.parent / "fake-hangs").exists()
     # the workers (and multiprocessing's resource tracker) end, not the sleep
