@@ -132,8 +132,9 @@ class TextTask(Task):
     """A text corpus split by document, with the text metrics.
 
     Subclasses implement :meth:`_corpus`. The vocabulary covers every
-    character of the whole corpus (the char-level literature's convention),
-    so every test document can be scored exactly.
+    character of the whole corpus, validation included (the char-level
+    literature's convention), so every held-out document can be scored
+    exactly.
 
     Attributes:
         unit: token unit, ``"char"`` or ``"byte"``.
@@ -151,6 +152,7 @@ class TextTask(Task):
     def __init__(self) -> None:
         super().__init__()
         self._vocabulary: TextVocabulary | None = None
+        self._validation: list[torch.Tensor] = []
         self._extractor: MiniLMFeatures | None = None
         self._reference_lm: KneserNeyLM | None = None
 
@@ -160,8 +162,11 @@ class TextTask(Task):
 
     def _load(self) -> TaskData:
         corpus = self._corpus()
-        vocabulary = TextVocabulary.from_documents(self.unit, corpus.train + corpus.test)
+        vocabulary = TextVocabulary.from_documents(
+            self.unit, corpus.train + corpus.test + corpus.validation
+        )
         self._vocabulary = vocabulary
+        self._validation = [vocabulary.encode(d) for d in corpus.validation]
         return TaskData(
             train=[vocabulary.encode(d) for d in corpus.train],
             test=[vocabulary.encode(d) for d in corpus.test],
@@ -173,6 +178,13 @@ class TextTask(Task):
         self.load()
         assert self._vocabulary is not None
         return self._vocabulary
+
+    @property
+    def validation(self) -> list[torch.Tensor]:
+        """Validation documents (ids): in neither train nor test, for model
+        selection; empty when the corpus has no validation split."""
+        self.load()
+        return self._validation
 
     # -- real side of the sample metrics -------------------------------------
 
@@ -290,25 +302,24 @@ class PydocTask(TextTask):
         from pydoc_data.topics import topics
 
         names = sorted(topics)
-        groups = _shared_paragraph_groups([topics[k] for k in names])
-        sizes = [sum(len(topics[names[i]]) for i in g) for g in groups]
-        total = sum(sizes)
-        test: list[int] = []
-        test_chars = 0
-        for g in np.random.default_rng(TASK_SEED).permutation(len(groups)):
-            if test_chars >= self.test_fraction * total:
-                break
-            if sizes[g] <= total / 4:
-                test.extend(groups[g])
-                test_chars += sizes[g]
-        test_set = set(test)
-        train = [topics[names[i]] for i in range(len(names)) if i not in test_set]
-        return CorpusSplits(train=train, test=[topics[names[i]] for i in sorted(test_set)])
+        documents = [topics[k] for k in names]
+        groups = shared_passage_groups(documents, min_chars=80, separator=r"\n\s*\n")
+        sizes = [sum(len(documents[i]) for i in g) for g in groups]
+        (test,) = draw_groups(sizes, (self.test_fraction,), TASK_SEED)
+        test_set = {i for g in test for i in groups[g]}
+        return CorpusSplits(
+            train=[documents[i] for i in range(len(names)) if i not in test_set],
+            test=[documents[i] for i in sorted(test_set)],
+        )
 
 
-def _shared_paragraph_groups(documents: Sequence[str], min_chars: int = 80) -> list[list[int]]:
-    """Indices of ``documents`` grouped so that documents sharing a paragraph
-    (blank-line separated, at least ``min_chars`` long) are in one group."""
+def shared_passage_groups(
+    documents: Sequence[str], min_chars: int, separator: str
+) -> list[list[int]]:
+    """Indices of ``documents`` grouped so that documents sharing a passage
+    (the pieces between matches of the regular expression ``separator``,
+    stripped, at least ``min_chars`` characters long) are in one group.
+    Groups are sorted lists, in the order of their first document."""
     parent = list(range(len(documents)))
 
     def root(i: int) -> int:
@@ -319,18 +330,44 @@ def _shared_paragraph_groups(documents: Sequence[str], min_chars: int = 80) -> l
 
     owner: dict[str, int] = {}
     for i, document in enumerate(documents):
-        for paragraph in re.split(r"\n\s*\n", document):
-            paragraph = paragraph.strip()
-            if len(paragraph) < min_chars:
+        for passage in re.split(separator, document):
+            passage = passage.strip()
+            if len(passage) < min_chars:
                 continue
-            if paragraph in owner:
-                parent[root(i)] = root(owner[paragraph])
+            if passage in owner:
+                parent[root(i)] = root(owner[passage])
             else:
-                owner[paragraph] = i
+                owner[passage] = i
     groups: dict[int, list[int]] = {}
     for i in range(len(documents)):
         groups.setdefault(root(i), []).append(i)
     return sorted(groups.values())
+
+
+def draw_groups(sizes: Sequence[int], fractions: Sequence[float], seed: int) -> list[list[int]]:
+    """Held-out splits of whole groups, drawn in one seeded order.
+
+    Groups are visited in the order of a permutation seeded with ``seed``;
+    each visited group joins the first split that holds less than its
+    ``fractions[s]`` of the total size, until every split is full. Groups
+    larger than a quarter of the total are never held out.
+
+    Returns:
+        for each fraction, the indices of its groups (in drawing order).
+    """
+    total = sum(sizes)
+    splits: list[list[int]] = [[] for _ in fractions]
+    taken = [0] * len(fractions)
+    current = 0
+    for group in np.random.default_rng(seed).permutation(len(sizes)).tolist():
+        while current < len(fractions) and taken[current] >= fractions[current] * total:
+            current += 1
+        if current == len(fractions):
+            break
+        if sizes[group] <= total / 4:
+            splits[current].append(group)
+            taken[current] += sizes[group]
+    return splits
 
 
 class CorpusFileTask(TextTask):
@@ -367,7 +404,7 @@ class TinyShakespeareTask(CorpusFileTask):
     """tiny-shakespeare's ``input.txt`` (character level, 90/10 contiguous
     split at a speech boundary)."""
 
-    def __init__(self, path: str | Path, name: str = "shakespeare") -> None:
+    def __init__(self, path: str | Path, name: str = "tiny-shakespeare") -> None:
         super().__init__(
             name,
             partial(read_tiny_shakespeare, path),

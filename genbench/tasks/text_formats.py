@@ -20,7 +20,7 @@ the middle of a UTF-8 sequence.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ENWIK8_SPLITS: tuple[int, int, int] = (90_000_000, 5_000_000, 5_000_000)
@@ -34,15 +34,18 @@ _WIKITEXT_ARTICLE = re.compile(r"^ = [^=].* = $")
 
 @dataclass(frozen=True)
 class CorpusSplits:
-    """Whole documents of a corpus, split into train and test.
+    """Whole documents of a corpus, split into train, test and (optionally)
+    validation.
 
     Attributes:
         train: training documents (``str``, or ``bytes`` for byte corpora).
         test: test documents, same type as ``train``.
+        validation: documents in neither, for model selection (may be empty).
     """
 
     train: list
     test: list
+    validation: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.train or not self.test:
