@@ -3,8 +3,8 @@
 The evaluation is the harness's: features of the real reference and of the
 training split (through :class:`~genbench.features.cache.FeatureCache`),
 the prepared reference (through ``FeatureCache.arrays``), then the
-generated samples' features and class probabilities and
-:func:`~genbench.metrics.engine.sample_metrics`.
+generated samples' features and class probabilities (one
+``extractor.extract`` pass) and :func:`~genbench.metrics.engine.sample_metrics`.
 
 * cold: an empty cache, so everything is computed and written;
 * warm: the same cache again (a new cache object), so only the generated
@@ -75,7 +75,7 @@ def evaluate(
     cache: FeatureCache, task: MnistTask, budget: str, samples: torch.Tensor
 ) -> tuple[dict[str, float], Stopwatch]:
     """One model's sample metrics, computed as the harness does, with a
-    fresh extractor (which keeps no result from an earlier run)."""
+    fresh extractor."""
     extractor = ClassifierFeatures(task.classifier_key)
     watch = Stopwatch()
     real = task.reference(budget)
@@ -91,8 +91,7 @@ def evaluate(
         ),
     )
     reference = Reference.from_arrays(arrays)
-    generated = watch("generated features", lambda: extractor.features(samples))
-    probabilities = watch("generated probs", lambda: extractor.class_probabilities(samples))
+    generated, probabilities = watch("generated extract", lambda: extractor.extract(samples))
     metrics = watch(
         "sample metrics",
         lambda: sample_metrics(reference, generated, generated_probs=probabilities),

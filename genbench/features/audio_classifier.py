@@ -2,9 +2,8 @@
 
 The SC09 literature (WaveGAN, DiffWave) scores generated speech with a
 classifier trained on the data; genbench does the same offline. The network
-(:class:`DigitAudioCNN`) is trained by
-``python -m genbench.features.train_audio_classifier`` on the ``audio/digits``
-training split; its weights are committed as
+(:class:`DigitAudioCNN`) is trained by ``python tools/train_audio_classifier.py``
+on the ``audio/digits`` training split; its weights are committed as
 ``weights/audio-digits.safetensors`` beside ``audio-digits.json`` (test
 accuracy, SHA-256, architecture, training settings). The embedding is the
 penultimate layer (the input of the final linear layer); Fréchet Audio
@@ -13,7 +12,6 @@ Distance is the Fréchet distance on it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -21,11 +19,13 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors.torch import load_file
+from scipy.special import softmax
 from torch import nn
 
-from genbench.audio import fit_length, resample
 from genbench.features.base import FeatureExtractor
 from genbench.features.melspec import LogMelSpectrogram
+from genbench.features.waveform import fit_length, resample
+from genbench.hashing import file_sha256
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 WEIGHTS_PATH = WEIGHTS_DIR / "audio-digits.safetensors"
@@ -92,11 +92,6 @@ class DigitAudioCNN(nn.Module):
         return self.head(self.embed(waveforms))
 
 
-def file_sha256(path: Path) -> str:
-    """SHA-256 (hex) of a file's bytes."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def load_digit_classifier(
     weights_path: Path = WEIGHTS_PATH, metadata_path: Path = METADATA_PATH
 ) -> tuple[DigitAudioCNN, dict[str, Any]]:
@@ -104,14 +99,14 @@ def load_digit_classifier(
 
     Raises:
         FileNotFoundError: when the weights or metadata are missing (train
-            them with ``python -m genbench.features.train_audio_classifier``).
+            them with ``python tools/train_audio_classifier.py``).
         ValueError: when the weights' SHA-256 differs from the metadata's.
     """
     for path in (weights_path, metadata_path):
         if not Path(path).is_file():
             raise FileNotFoundError(
                 f"audio classifier file {path} is missing; train it with "
-                "`python -m genbench.features.train_audio_classifier`"
+                "`python tools/train_audio_classifier.py`"
             )
     metadata = json.loads(Path(metadata_path).read_text())
     digest = file_sha256(weights_path)
@@ -170,26 +165,29 @@ class AudioClassifierFeatures(FeatureExtractor):
         self.input_samples = round(self._window_seconds * input_sample_rate)
 
     def weights_sha256(self) -> str:
+        """SHA-256 of the ``.safetensors`` file's bytes (checked against the
+        metadata when loading)."""
         return self._weights_sha256
 
-    def features(self, x: Any) -> np.ndarray:
-        """Penultimate-layer embedding, ``float32`` ``(N, dim)``."""
-        return self._run(x, self.model.embed).astype(np.float32)
+    def extract(self, x: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Penultimate-layer embedding, ``float32 (N, dim)``, and softmax of
+        the logits, ``float64 (N, classes)``, of ``(N, input_samples)``
+        float waveforms at ``input_sample_rate``, from one forward pass in
+        batches of ``batch_size``.
 
-    def class_probabilities(self, x: Any) -> np.ndarray:
-        """Softmax of the logits, ``float64`` ``(N, 10)``."""
-        logits = self._run(x, self.model).astype(np.float64)
-        logits -= logits.max(axis=1, keepdims=True)
-        probabilities = np.exp(logits)
-        return probabilities / probabilities.sum(axis=1, keepdims=True)
-
-    def _run(self, x: Any, function) -> np.ndarray:
+        Raises:
+            ValueError: ``x`` is empty, not a 2-D float array or tensor, or
+                not ``input_samples`` long.
+        """
         waveforms = self._prepare(x)
-        outputs = []
+        embeddings, logits = [], []
         with torch.inference_mode():
             for start in range(0, len(waveforms), self.batch_size):
-                outputs.append(function(waveforms[start : start + self.batch_size]).numpy())
-        return np.concatenate(outputs)
+                embedding = self.model.embed(waveforms[start : start + self.batch_size])
+                embeddings.append(embedding.numpy())
+                logits.append(self.model.head(embedding).numpy())
+        probabilities = softmax(np.concatenate(logits).astype(np.float64), axis=1)
+        return np.concatenate(embeddings), probabilities
 
     def _prepare(self, x: Any) -> torch.Tensor:
         waveforms = torch.as_tensor(x)

@@ -27,7 +27,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from genbench.features.base import FeatureExtractor
-from genbench.tasks.base import content_hash
+from genbench.hashing import content_hash
 
 FEATURE_CODE_VERSION = "1"
 """Part of every key; bump when feature computation changes in a way the
@@ -73,7 +73,8 @@ class FeatureCache:
         )
 
     def features(self, extractor: FeatureExtractor, x: Any) -> np.ndarray:
-        """``extractor.features(x)``, from the cache when present.
+        """The features ``extractor.extract(x)[0]``, from the cache when
+        present.
 
         A cached entry is used only if it reads back intact as a ``float32``
         array of shape ``(len(x), extractor.dim)``; otherwise the features are
@@ -93,7 +94,7 @@ class FeatureCache:
                 self.stats.hits += 1
                 return features
             self._discard(path, f"holds {_describe(cached)}, expected float32 {expected_shape}")
-        features = np.asarray(extractor.features(x))
+        features = np.asarray(extractor.extract(x)[0])
         if features.dtype != np.float32 or features.shape != expected_shape:
             raise ValueError(
                 f"extractor {extractor.name!r} returned {features.dtype} {features.shape}, "

@@ -5,12 +5,11 @@ softmax gives ``p(y|x)`` for the classifier-based Inception Score.
 Trained weights are committed under ``genbench/features/weights/`` as
 ``<key>.safetensors`` with a ``<key>.json`` beside it recording the
 architecture, training recipe, test accuracy and the SHA-256 of the weights
-file (see :mod:`genbench.features.train_classifier`).
+file (trained offline by ``python tools/train_classifier.py``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from scipy.special import softmax
 from torch import nn
 
 from genbench.features.base import FeatureExtractor
-from genbench.tasks.base import content_hash
+from genbench.hashing import file_sha256
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 """Where the committed classifier weights and their metadata live."""
@@ -105,15 +104,6 @@ class DigitClassifier(nn.Module):
         return self.head(self.dropout(self.features(images)))
 
 
-def file_sha256(path: Path) -> str:
-    """SHA-256 (hex) of a file's bytes, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def weights_paths(key: str, weights_dir: Path = WEIGHTS_DIR) -> tuple[Path, Path]:
     """``(<key>.safetensors, <key>.json)`` in ``weights_dir``."""
     return weights_dir / f"{key}.safetensors", weights_dir / f"{key}.json"
@@ -149,7 +139,7 @@ class ClassifierFeatures(FeatureExtractor):
             if not path.is_file():
                 raise FileNotFoundError(
                     f"no classifier weights for {task_key!r}: {path} is missing; train them "
-                    "with `python -m genbench.features.train_classifier --task image/<name>`"
+                    "with `python tools/train_classifier.py --task image/<name>`"
                 )
         self.metadata: dict[str, Any] = json.loads(metadata_path.read_text())
         self._sha256 = file_sha256(weights_path)
@@ -167,35 +157,27 @@ class ClassifierFeatures(FeatureExtractor):
         self.name = f"{task_key}-cnn"
         self.dim = architecture.feature_dim
         self.batch_size = batch_size
-        self._last_run: tuple[str, np.ndarray, np.ndarray] | None = None
 
     def weights_sha256(self) -> str:
         """SHA-256 of the ``.safetensors`` file's bytes."""
         return self._sha256
 
-    def features(self, x: Any) -> np.ndarray:
-        """Penultimate features of ``uint8`` images, ``float32 (N, 128)``."""
-        return self._run(x)[0].copy()
+    def extract(self, x: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Penultimate features, ``float32 (N, feature_dim)``, and softmax
+        class probabilities, ``float64 (N, num_classes)``, of ``uint8``
+        images ``N x C x H x W`` with values in ``[0, levels - 1]``, from
+        one forward pass in batches of ``batch_size``.
 
-    def class_probabilities(self, x: Any) -> np.ndarray:
-        """Softmax class probabilities, ``float64 (N, num_classes)``."""
-        return softmax(self.logits(x).astype(np.float64), axis=1)
-
-    def logits(self, x: Any) -> np.ndarray:
-        """Class logits, ``float32 (N, num_classes)``."""
-        return self._run(x)[1].copy()
-
-    def _run(self, x: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Features and logits of ``x``. The last result is kept, so the
-        usual ``features(x)`` then ``class_probabilities(x)`` runs the
-        network once."""
-        images = self._validated(x)
-        key = content_hash(images)
-        if self._last_run is None or self._last_run[0] != key:
-            self._last_run = (key, *self._forward(images))
-        return self._last_run[1], self._last_run[2]
+        Raises:
+            TypeError: ``x`` is not a ``uint8`` tensor or array.
+            ValueError: the image shape or pixel range is not the
+                classifier's.
+        """
+        features, logits = self._forward(self._validated(x))
+        return features, softmax(logits.astype(np.float64), axis=1)
 
     def _forward(self, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Penultimate features and logits (both ``float32``)."""
         features = [np.zeros((0, self.architecture.feature_dim), np.float32)]
         logits = [np.zeros((0, self.architecture.num_classes), np.float32)]
         with torch.inference_mode():

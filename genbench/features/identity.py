@@ -3,14 +3,13 @@ compared in its own coordinates."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 import numpy as np
 import torch
 
 from genbench.features.base import FeatureExtractor
+from genbench.hashing import json_sha256
 
 IDENTITY_VERSION = 1
 """Part of the definition hash; bump if the mapping ever changes."""
@@ -42,11 +41,16 @@ class IdentityFeatures(FeatureExtractor):
             "dtype": "float32",
             "version": IDENTITY_VERSION,
         }
-        return hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()
+        return json_sha256(definition)
 
-    def features(self, x: Any) -> np.ndarray:
-        """``x`` as a ``float32 (N, dim)`` array (a copy)."""
+    def extract(self, x: Any) -> tuple[np.ndarray, None]:
+        """``x`` (an ``N x dim`` array or tensor) as a ``float32 (N, dim)``
+        array (a copy), and ``None`` (no class probabilities).
+
+        Raises:
+            ValueError: ``x`` is not ``N x dim``.
+        """
         array = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
         if array.ndim != 2 or array.shape[1] != self.dim:
             raise ValueError(f"{self.name} expects an N x {self.dim} array, got {array.shape}")
-        return np.array(array, dtype=np.float32)
+        return np.array(array, dtype=np.float32), None

@@ -24,8 +24,7 @@ import torch
 from scipy.special import softmax
 
 from genbench.features.base import FeatureExtractor
-from genbench.features.classifier import file_sha256
-from genbench.tasks.base import content_hash
+from genbench.hashing import file_sha256
 
 WEIGHTS_ENV_VAR = "GENBENCH_INCEPTION_WEIGHTS"
 POOL_FEATURES = "2048"
@@ -113,7 +112,6 @@ class InceptionFeatures(FeatureExtractor):
         self.batch_size = batch_size
         self._sha256: str | None = None
         self._network: torch.nn.Module | None = None
-        self._last_run: tuple[str, np.ndarray, np.ndarray] | None = None
 
     def weights_sha256(self) -> str:
         """SHA-256 of the weights file's bytes (computed once)."""
@@ -143,25 +141,21 @@ class InceptionFeatures(FeatureExtractor):
                 ) from exc
         return self._network
 
-    def features(self, x: Any) -> np.ndarray:
-        """Pool features, ``float32 (N, 2048)``."""
-        return self._run(x)[0].copy()
+    def extract(self, x: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Pool features, ``float32 (N, 2048)``, and the softmax of the 1008
+        unbiased logits, ``float64 (N, 1008)``, of ``uint8`` images (see the
+        class docstring), from one forward pass in batches of ``batch_size``.
 
-    def class_probabilities(self, x: Any) -> np.ndarray:
-        """Softmax of the 1008 unbiased logits, ``float64 (N, 1008)``."""
-        return softmax(self._run(x)[1].astype(np.float64), axis=1)
-
-    def _run(self, x: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Pool features and logits of ``x``. The last result is kept, so the
-        usual ``features(x)`` then ``class_probabilities(x)`` runs the
-        network once."""
-        images = self._as_rgb_uint8(x)
-        key = content_hash(images)
-        if self._last_run is None or self._last_run[0] != key:
-            self._last_run = (key, *self._forward(images))
-        return self._last_run[1], self._last_run[2]
+        Raises:
+            TypeError: ``x`` is not a ``uint8`` tensor or array.
+            ValueError: ``x`` is not ``N x C x H x W`` with ``C`` in
+                ``(1, 3)``, or has values above ``levels - 1``.
+        """
+        pools, logits = self._forward(self._as_rgb_uint8(x))
+        return pools, softmax(logits.astype(np.float64), axis=1)
 
     def _forward(self, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Pool features and logits (both ``float32``)."""
         network = self.network()
         pools, logits = [], []
         with torch.inference_mode():

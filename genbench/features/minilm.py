@@ -11,7 +11,6 @@ sentence-transformers recipe for this model: WordPiece tokens truncated to
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -21,7 +20,7 @@ import numpy as np
 import torch
 
 from genbench.features.base import FeatureExtractor
-from genbench.tasks.base import content_hash
+from genbench.hashing import content_hash, file_sha256
 
 MAX_TOKENS = 256
 """WordPiece tokens kept per text (the model's ``max_seq_length``)."""
@@ -49,8 +48,10 @@ class MiniLMFeatures(FeatureExtractor):
     Texts are encoded in batches of ``batch_size``, sorted by length so that
     little padding is computed; the result is in input order and does not
     depend on ``batch_size`` beyond float rounding (< 1e-5). The features of
-    the last few distinct inputs are memoised (by content hash), so a task
-    that needs the same texts' features twice computes them once.
+    the last few distinct inputs are memoised (by content hash), so texts
+    embedded twice in one evaluation (the samples for the Fréchet distance
+    and again for MAUVE, the reference snippets in every run) are encoded
+    once.
 
     Args:
         model_dir: directory holding the encoder files; defaults to the
@@ -97,16 +98,13 @@ class MiniLMFeatures(FeatureExtractor):
     def weights_sha256(self) -> str:
         """SHA-256 of ``model.safetensors``."""
         if self._sha256 is None:
-            digest = hashlib.sha256()
-            with open(self.weights_path, "rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
-            self._sha256 = digest.hexdigest()
+            self._sha256 = file_sha256(self.weights_path)
         return self._sha256
 
-    def features(self, x: Sequence[str | torch.Tensor]) -> np.ndarray:
-        """Embeddings of ``x`` as ``float32`` ``(len(x), 384)``: strings, or
-        token-id tensors when the extractor has a ``decode``.
+    def extract(self, x: Sequence[str | torch.Tensor]) -> tuple[np.ndarray, None]:
+        """Embeddings of ``x`` as ``float32`` ``(len(x), 384)``, and ``None``
+        (no class probabilities): ``x`` holds strings, or token-id tensors
+        when the extractor has a ``decode``.
 
         Raises:
             TypeError: when ``x`` is a bare string, or holds something other
@@ -118,12 +116,12 @@ class MiniLMFeatures(FeatureExtractor):
         key = content_hash(texts)
         if key in self._memo:
             self._memo.move_to_end(key)
-            return self._memo[key].copy()
+            return self._memo[key].copy(), None
         result = self._embed(texts)
         self._memo[key] = result
         while len(self._memo) > 8:
             self._memo.popitem(last=False)
-        return result.copy()
+        return result.copy(), None
 
     def _text(self, item: str | torch.Tensor) -> str:
         if isinstance(item, str):

@@ -1,6 +1,8 @@
 """Train the in-domain audio digit classifier and write its committed weights.
 
-    python -m genbench.features.train_audio_classifier [--epochs 12] [--seed 0]
+Usage (from the repository root)::
+
+    python tools/train_audio_classifier.py [--epochs 12] [--seed 0]
 
 Trains :class:`~genbench.features.audio_classifier.DigitAudioCNN` on the
 ``audio/digits`` training split (synthesised on first use, then cached) on
@@ -32,8 +34,8 @@ from genbench.features.audio_classifier import (
     WEIGHTS_PATH,
     AudioClassifierFeatures,
     DigitAudioCNN,
-    file_sha256,
 )
+from genbench.hashing import file_sha256
 from genbench.tasks.audio import DigitsAudioTask, digit_set_key
 from genbench.tasks.audio_synth import ESpeakNG
 

@@ -36,7 +36,8 @@ def sharing(extractor: MiniLMFeatures, **kwargs) -> MiniLMFeatures:
 
 
 def test_embeddings_match_sentence_transformers(extractor):
-    features = extractor.features(TEXTS)
+    features, probabilities = extractor.extract(TEXTS)
+    assert probabilities is None
     assert features.shape == (3, 384) and features.dtype == np.float32
     assert np.allclose(np.linalg.norm(features, axis=1), 1.0, atol=1e-6)
     assert np.allclose(features[:2, :5], REFERENCE, atol=1e-6)
@@ -48,10 +49,10 @@ def test_weights_hash_is_the_upstream_file(extractor):
 
 def test_batch_size_independent_and_memoised(extractor):
     one_by_one = sharing(extractor, batch_size=1)
-    assert np.abs(one_by_one.features(TEXTS) - extractor.features(TEXTS)).max() < 1e-5
-    first = extractor.features(TEXTS)
+    assert np.abs(one_by_one.extract(TEXTS)[0] - extractor.extract(TEXTS)[0]).max() < 1e-5
+    first, _ = extractor.extract(TEXTS)
     first[:] = 0  # callers get copies: the memo cannot be corrupted
-    assert np.abs(extractor.features(TEXTS)).sum() > 0
+    assert np.abs(extractor.extract(TEXTS)[0]).sum() > 0
 
 
 def test_token_ids_are_decoded_first(extractor):
@@ -60,11 +61,11 @@ def test_token_ids_are_decoded_first(extractor):
     ids = torch.tensor([symbols.index(c) for c in "hello world"])
     plain = sharing(extractor)
     with_decode = sharing(extractor, decode=decode)
-    assert np.allclose(with_decode.features([ids]), with_decode.features(["hello world"]))
+    assert np.allclose(with_decode.extract([ids])[0], with_decode.extract(["hello world"])[0])
     with pytest.raises(TypeError, match="got Tensor"):
-        plain.features([ids])
+        plain.extract([ids])
     with pytest.raises(TypeError, match="not one str"):
-        plain.features("hello")
+        plain.extract("hello")
 
 
 def test_configuration_errors(tmp_path):

@@ -68,18 +68,20 @@ def test_features_shapes_determinism_and_batch_independence(
     monkeypatch.setenv(WEIGHTS_ENV_VAR, str(weights_file))
     images = _images(2)
     extractor = InceptionFeatures(batch_size=2)
-    features = extractor.features(images)
-    probabilities = extractor.class_probabilities(images)  # reuses the same forward pass
+    features, probabilities = extractor.extract(images)
     assert features.shape == (2, 2048) and features.dtype == np.float32
     assert np.isfinite(features).all() and features.std() > 1e-3
     assert not np.allclose(features[0], features[1], atol=1e-3)
     assert probabilities.shape == (2, 1008) and probabilities.dtype == np.float64
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-12)
     # grayscale is the same image repeated on three channels
-    rgb = extractor.features(images.repeat(1, 3, 1, 1))
+    rgb, _ = extractor.extract(images.repeat(1, 3, 1, 1))
     np.testing.assert_allclose(rgb, features, atol=1e-6, rtol=0)
-    one_by_one = InceptionFeatures(weights_file, batch_size=1).features(images)
+    one_by_one, one_by_one_probabilities = InceptionFeatures(weights_file, batch_size=1).extract(
+        images
+    )
     np.testing.assert_allclose(one_by_one, features, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(one_by_one_probabilities, probabilities, atol=1e-5, rtol=0)
 
 
 def test_weights_hash_is_the_file_hash(weights_file) -> None:
@@ -96,7 +98,7 @@ def test_low_level_images_are_rescaled_to_8_bit(weights_file) -> None:
     assert rescaled.shape == (1, 3, 2, 2)
     assert rescaled[0, 0].flatten().tolist() == [0, 16, 128, 255]  # round(v * 255 / 16)
     with pytest.raises(ValueError, match=r"values in \[0, 16\], found 17"):
-        extractor.features(torch.full((1, 1, 2, 2), 17, dtype=torch.uint8))
+        extractor.extract(torch.full((1, 1, 2, 2), 17, dtype=torch.uint8))
 
 
 def test_no_weights_configured_names_the_variable(monkeypatch) -> None:
@@ -125,7 +127,7 @@ def test_a_file_that_runs_code_is_never_unpickled(tmp_path, offline) -> None:
     path, sentinel = tmp_path / "evil.pth", tmp_path / "pwned"
     torch.save({"fc.weight": _Payload(sentinel)}, path)
     with pytest.raises(ValueError, match="refusing to unpickle it"):
-        InceptionFeatures(path).features(_images(1))
+        InceptionFeatures(path).extract(_images(1))
     assert not sentinel.exists()
 
 
@@ -133,7 +135,7 @@ def test_a_state_dict_of_another_layout_is_rejected(tmp_path, offline) -> None:
     path = tmp_path / "other.pth"
     torch.save({"conv.weight": torch.zeros(2, 2)}, path)
     with pytest.raises(ValueError, match="does not have the layout of torch-fidelity's Inception"):
-        InceptionFeatures(path).features(_images(1))
+        InceptionFeatures(path).extract(_images(1))
 
 
 @pytest.mark.parametrize(
@@ -145,4 +147,4 @@ def test_a_state_dict_of_another_layout_is_rejected(tmp_path, offline) -> None:
 )
 def test_bad_images_are_rejected(weights_file, images, error, message) -> None:
     with pytest.raises(error, match=message):
-        InceptionFeatures(weights_file).features(images)
+        InceptionFeatures(weights_file).extract(images)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from genbench.audio import (
+from genbench.features.waveform import (
     MULAW_LEVELS,
     fit_length,
     mulaw_decode,

@@ -11,16 +11,18 @@ import numpy as np
 import pytest
 import torch
 
-from genbench.audio import resample
 from genbench.features.audio_classifier import (
     METADATA_PATH,
     WEIGHTS_PATH,
     AudioClassifierFeatures,
     DigitAudioCNN,
-    file_sha256,
     load_digit_classifier,
 )
-from genbench.features.train_audio_classifier import (
+from genbench.features.waveform import resample
+from genbench.hashing import file_sha256
+from genbench.tasks.audio import digit_set_key
+from genbench.tasks.audio_synth import DigitSynthesisConfig, ESpeakNG, synthesize_digits
+from tools.train_audio_classifier import (
     TrainingSettings,
     augment,
     confusion_matrix,
@@ -28,8 +30,6 @@ from genbench.features.train_audio_classifier import (
     save_classifier,
     train_classifier,
 )
-from genbench.tasks.audio import digit_set_key
-from genbench.tasks.audio_synth import DigitSynthesisConfig, ESpeakNG, synthesize_digits
 
 # A seed the committed classifier was not trained with (it used seed 0).
 UNSEEN = DigitSynthesisConfig(clips_per_digit=2, seed=20_261_128)
@@ -60,40 +60,48 @@ def test_committed_weights_match_their_metadata():
 
 def test_weights_were_trained_on_the_current_digit_set():
     """The synthesis parameters and eSpeak NG version behind the committed
-    weights are today's (otherwise: retrain with train_audio_classifier)."""
+    weights are today's (otherwise: retrain with tools/train_audio_classifier.py)."""
     metadata = json.loads(METADATA_PATH.read_text())
     assert metadata["data_key"] == digit_set_key(DigitSynthesisConfig(), ESpeakNG())
 
 
 def test_classifies_unseen_clips(extractor, unseen):
-    predicted = extractor.class_probabilities(unseen.waveforms).argmax(axis=1)
+    predicted = extractor.extract(unseen.waveforms)[1].argmax(axis=1)
     assert (predicted == unseen.labels).mean() >= 0.9
 
 
 def test_embedding_contract(extractor, unseen):
-    features = extractor.features(unseen.waveforms)
+    features, _ = extractor.extract(unseen.waveforms)
     assert features.shape == (20, 128) and extractor.dim == 128
     assert features.dtype == np.float32
     assert np.isfinite(features).all() and features.std(axis=0).max() > 0
     assert extractor.name == "audio-digits-cnn"
     assert extractor.weights_sha256() == file_sha256(WEIGHTS_PATH)
-    tensor_input = extractor.features(torch.from_numpy(unseen.waveforms))
+    tensor_input, _ = extractor.extract(torch.from_numpy(unseen.waveforms))
     np.testing.assert_array_equal(features, tensor_input)
 
 
 def test_results_do_not_depend_on_batch_size(extractor, unseen):
-    whole = extractor.features(unseen.waveforms)
+    whole, whole_probabilities = extractor.extract(unseen.waveforms)
     for batch_size in (1, 7):
-        small = AudioClassifierFeatures(batch_size=batch_size)
-        np.testing.assert_allclose(small.features(unseen.waveforms), whole, atol=1e-5)
-    one_by_one = AudioClassifierFeatures(batch_size=1).class_probabilities(unseen.waveforms)
-    np.testing.assert_allclose(
-        one_by_one, extractor.class_probabilities(unseen.waveforms), atol=1e-5
-    )
+        features, probabilities = AudioClassifierFeatures(batch_size=batch_size).extract(
+            unseen.waveforms
+        )
+        np.testing.assert_allclose(features, whole, atol=1e-5)
+        np.testing.assert_allclose(probabilities, whole_probabilities, atol=1e-5)
+
+
+def test_one_forward_pass_serves_embedding_and_probabilities(unseen, monkeypatch):
+    extractor = AudioClassifierFeatures(batch_size=8)
+    passes = []
+    original = extractor.model.embed
+    monkeypatch.setattr(extractor.model, "embed", lambda x: passes.append(len(x)) or original(x))
+    extractor.extract(unseen.waveforms)
+    assert passes == [8, 8, 4]  # each batch through the network once (20 clips)
 
 
 def test_class_probabilities_are_distributions(extractor, unseen):
-    probabilities = extractor.class_probabilities(unseen.waveforms)
+    _, probabilities = extractor.extract(unseen.waveforms)
     assert probabilities.shape == (20, 10) and probabilities.dtype == np.float64
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-12)
     assert (probabilities >= 0).all()
@@ -103,7 +111,7 @@ def test_other_input_rates_are_resampled(unseen):
     at_16k = resample(unseen.waveforms, 8000, 16000).astype(np.float32)
     extractor = AudioClassifierFeatures(input_sample_rate=16000)
     assert extractor.input_samples == 16000
-    predicted = extractor.class_probabilities(at_16k).argmax(axis=1)
+    predicted = extractor.extract(at_16k)[1].argmax(axis=1)
     assert (predicted == unseen.labels).mean() >= 0.9
 
 
@@ -121,7 +129,7 @@ def test_other_input_rates_are_resampled(unseen):
 )
 def test_bad_inputs_are_rejected(extractor, x, match):
     with pytest.raises(ValueError, match=match):
-        extractor.features(x)
+        extractor.extract(x)
 
 
 def test_bad_settings_are_rejected():
@@ -140,7 +148,7 @@ def test_tampered_or_missing_weights_are_refused(tmp_path):
     weights.write_bytes(bytes(content))
     with pytest.raises(ValueError, match=r"have SHA-256 \w+, but .* records"):
         load_digit_classifier(weights, METADATA_PATH)
-    with pytest.raises(FileNotFoundError, match="train_audio_classifier"):
+    with pytest.raises(FileNotFoundError, match=r"python tools/train_audio_classifier\.py"):
         AudioClassifierFeatures(weights_path=tmp_path / "missing.safetensors")
 
 

@@ -10,7 +10,7 @@ import torch
 
 from genbench.features.base import FeatureExtractor
 from genbench.features.cache import FEATURE_CODE_VERSION, FeatureCache
-from genbench.tasks.base import content_hash
+from genbench.hashing import content_hash
 
 
 class CountingExtractor(FeatureExtractor):
@@ -26,10 +26,10 @@ class CountingExtractor(FeatureExtractor):
     def weights_sha256(self) -> str:
         return self._weights
 
-    def features(self, x: torch.Tensor) -> np.ndarray:
+    def extract(self, x: torch.Tensor) -> tuple[np.ndarray, None]:
         self.calls += 1
         flat = x.reshape(len(x), -1).to(torch.float32)
-        return torch.stack([flat.mean(1), flat.max(1).values], dim=1).numpy()
+        return torch.stack([flat.mean(1), flat.max(1).values], dim=1).numpy(), None
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def test_a_hit_returns_identical_arrays_without_the_extractor(tmp_path, images) 
     second = fresh_cache.features(fresh_extractor, images)
     assert fresh_extractor.calls == 0 and fresh_cache.stats.hits == 1
     assert second.dtype == np.float32 and np.array_equal(second, first)
-    assert np.array_equal(first, extractor.features(images))
+    assert np.array_equal(first, extractor.extract(images)[0])
 
 
 def test_the_key_is_data_name_weights_and_code_version(tmp_path, images) -> None:
@@ -119,8 +119,8 @@ def test_no_temporary_files_are_left(tmp_path, images) -> None:
 
 def test_an_extractor_returning_the_wrong_shape_is_an_error(tmp_path, images) -> None:
     class Broken(CountingExtractor):
-        def features(self, x):
-            return np.zeros((len(x), 3), np.float64)
+        def extract(self, x):
+            return np.zeros((len(x), 3), np.float64), None
 
     with pytest.raises(ValueError, match=r"returned float64 \(5, 3\), expected float32 \(5, 2\)"):
         FeatureCache(tmp_path).features(Broken(), images)

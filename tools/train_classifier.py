@@ -1,9 +1,9 @@
 """Train an in-domain digit classifier and write its committed weights.
 
-Usage::
+Usage (from the repository root)::
 
-    python -m genbench.features.train_classifier --task image/mnist
-    python -m genbench.features.train_classifier --task image/digits
+    python tools/train_classifier.py --task image/mnist
+    python tools/train_classifier.py --task image/digits
 
 Trains on the task's train split only (seeded; CPU; a minute or two), with
 a fixed recipe and no model selection on the test split, which is used once
@@ -31,9 +31,9 @@ from genbench.features.classifier import (
     ClassifierArchitecture,
     ClassifierFeatures,
     DigitClassifier,
-    file_sha256,
     weights_paths,
 )
+from genbench.hashing import file_sha256
 from genbench.tasks.image import ClassifierImageTask, DigitsTask, MnistTask
 
 

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from genbench.features.classifier import WEIGHTS_DIR, ClassifierFeatures, weights_paths
-from genbench.features.train_classifier import random_shift, train_and_write
 from genbench.tasks.image import DigitsTask, MnistTask
+from tools.train_classifier import random_shift, train_and_write
 
 ACCURACY_FLOORS = {"mnist": 0.97, "digits": 0.95}
 MAX_WEIGHTS_BYTES = 600_000
@@ -28,7 +28,7 @@ def tasks() -> dict[str, DigitsTask | MnistTask]:
 def test_committed_weights_meet_the_accuracy_floor(key: str, tasks) -> None:
     extractor = ClassifierFeatures(key)
     data = tasks[key].load()
-    predicted = extractor.class_probabilities(data.test).argmax(axis=1)
+    predicted = extractor.extract(data.test)[1].argmax(axis=1)
     accuracy = float((predicted == data.test_labels).mean())
     assert accuracy >= ACCURACY_FLOORS[key]
     assert accuracy == pytest.approx(extractor.metadata["test_accuracy"], abs=1e-9)
@@ -51,38 +51,37 @@ def test_metadata_matches_the_weights_and_the_task(key: str, tasks) -> None:
     assert extractor.name == f"{key}-cnn" and extractor.dim == 128
 
 
-def test_features_are_deterministic_and_batch_size_independent(tasks) -> None:
+def test_extract_is_deterministic_and_batch_size_independent(tasks) -> None:
     images = tasks["mnist"].load().test[:150]
-    large = ClassifierFeatures("mnist", batch_size=256).features(images)
-    small = ClassifierFeatures("mnist", batch_size=7).features(images)
+    large, large_probabilities = ClassifierFeatures("mnist", batch_size=256).extract(images)
+    small, small_probabilities = ClassifierFeatures("mnist", batch_size=7).extract(images)
     assert large.shape == (150, 128) and large.dtype == np.float32
     np.testing.assert_allclose(small, large, atol=1e-5, rtol=0)
-    assert np.array_equal(ClassifierFeatures("mnist").features(images), large)
+    np.testing.assert_allclose(small_probabilities, large_probabilities, atol=1e-5, rtol=0)
+    again, again_probabilities = ClassifierFeatures("mnist").extract(images)
+    assert np.array_equal(again, large) and np.array_equal(again_probabilities, large_probabilities)
     assert np.isfinite(large).all() and large.std() > 0.1
 
 
 def test_one_forward_pass_serves_features_and_probabilities(tasks, monkeypatch) -> None:
-    extractor = ClassifierFeatures("digits")
-    first, second = tasks["digits"].load().test[:4], tasks["digits"].load().test[4:8]
+    extractor = ClassifierFeatures("digits", batch_size=3)
+    images = tasks["digits"].load().test[:8]
     passes = []
     original = extractor.model.features
-    monkeypatch.setattr(extractor.model, "features", lambda x: passes.append(1) or original(x))
-    features = extractor.features(first)
-    extractor.class_probabilities(first)
-    assert len(passes) == 1
-    features[:] = 0  # callers get copies
-    assert extractor.features(first).any()
-    assert not np.array_equal(extractor.features(second), extractor.features(first))
-    assert len(passes) == 3
+    monkeypatch.setattr(extractor.model, "features", lambda x: passes.append(len(x)) or original(x))
+    features, probabilities = extractor.extract(images)
+    assert passes == [3, 3, 2]  # each batch through the network once
+    assert features.shape == (8, 128) and probabilities.shape == (8, 10)
 
 
 def test_probabilities_are_a_softmax_of_the_logits(tasks) -> None:
     extractor = ClassifierFeatures("digits")
     images = tasks["digits"].load().test[:20]
-    probabilities = extractor.class_probabilities(images)
+    features, probabilities = extractor.extract(images)
     assert probabilities.dtype == np.float64 and probabilities.shape == (20, 10)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-12)
-    logits = extractor.logits(images).astype(np.float64)
+    with torch.inference_mode():
+        logits = extractor.model.head(torch.from_numpy(features)).numpy().astype(np.float64)
     expected = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(probabilities, expected, rtol=1e-10)
 
@@ -94,12 +93,14 @@ def test_input_is_scaled_by_the_tasks_levels(tasks) -> None:
     model = extractor.model
     image = tasks["digits"].load().test[:1]
     manual = model.body(image.float() / 16).detach().numpy()
-    np.testing.assert_allclose(extractor.features(image), manual, atol=1e-6)
+    np.testing.assert_allclose(extractor.extract(image)[0], manual, atol=1e-6)
 
 
-def test_empty_input_gives_empty_features() -> None:
-    features = ClassifierFeatures("digits").features(torch.zeros((0, 1, 8, 8), dtype=torch.uint8))
+def test_empty_input_gives_empty_arrays() -> None:
+    empty = torch.zeros((0, 1, 8, 8), dtype=torch.uint8)
+    features, probabilities = ClassifierFeatures("digits").extract(empty)
     assert features.shape == (0, 128) and features.dtype == np.float32
+    assert probabilities.shape == (0, 10) and probabilities.dtype == np.float64
 
 
 @pytest.mark.parametrize(
@@ -117,11 +118,11 @@ def test_empty_input_gives_empty_features() -> None:
 )
 def test_bad_input_is_rejected(images, error, message: str) -> None:
     with pytest.raises(error, match=message):
-        ClassifierFeatures("digits").features(images)
+        ClassifierFeatures("digits").extract(images)
 
 
 def test_missing_weights_name_the_training_command(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match=r"python -m genbench\.features\.train_classifier"):
+    with pytest.raises(FileNotFoundError, match=r"python tools/train_classifier\.py"):
         ClassifierFeatures("nonexistent")
     with pytest.raises(FileNotFoundError, match=r"digits\.safetensors is missing"):
         ClassifierFeatures("digits", weights_dir=tmp_path)
