@@ -28,11 +28,11 @@ from genbench_families.diffusion import Diffusion, step_sequence
 from genbench_families.plugin import FittedModel, fit, seeded_generator
 
 from genbench.checkpoints import Checkpoint
-from genbench.grid import Cell, seeds_for
+from genbench.defaults import default_cache_dir
 from genbench.metrics.engine import prepare_reference, sample_metrics
-from genbench.paths import default_cache_dir
 from genbench.plugins import get_plugin_manager
 from genbench.registry import Registry
+from genbench.run.grid import Cell, run_config
 from genbench.tasks.base import Task
 from genbench.tasks.image import MnistTask
 
@@ -52,20 +52,10 @@ def load_or_train(
         budgets = {b: {m: dict(h) for m, h in per.items()} for b, per in spec.budgets.items()}
         budgets[budget][task.modality]["steps"] = train_steps
         spec = dataclasses.replace(spec, budgets=budgets)
-    cell = Cell(model=MODEL, task=task.name, seed=seed, budget=budget)
-    fit_seed = seeds_for(cell, spec.trains_as or spec.name)["fit"]
-    checkpoint = Checkpoint(
-        cache / "checkpoints",
-        {
-            "plugin": spec.plugin,
-            "plugin_version": spec.plugin_version,
-            "network": spec.trains_as or spec.name,
-            "hyperparameters": spec.hyperparameters(budget, task.modality),
-            "task_fingerprint": task.fingerprint(),
-            "seed": fit_seed,
-            "budget": budget,
-        },
-    )
+        registry.models[MODEL] = spec
+    config = run_config(registry, Cell(model=MODEL, task=task.name, seed=seed, budget=budget))
+    fit_seed = config.seeds.fit
+    checkpoint = Checkpoint(cache / "checkpoints", config.training_key())
     cached = checkpoint.path.exists()
     start = time.perf_counter()
     model = fit(spec=spec, task=task, budget=budget, seed=fit_seed, checkpoint=checkpoint)
@@ -115,7 +105,7 @@ def main() -> None:
     fitted = load_or_train(task, args.budget, args.seed, cache, args.train_steps)
     diffusion = fitted.model
     extractor = task.feature_extractor()
-    reference = prepare_reference(extractor.features(task.reference(args.budget)))
+    reference = prepare_reference(extractor.extract(task.reference(args.budget))[0])
 
     runs = [("ddpm", args.ddpm_steps, 0.0)] + [("ddim", args.ddim_steps, eta) for eta in etas]
     rows = {}
@@ -124,7 +114,7 @@ def main() -> None:
         samples, seconds = draw(diffusion, sampler, steps, args.samples, args.seed + 1, eta)
         scores = sample_metrics(
             reference,
-            extractor.features(samples),
+            extractor.extract(samples)[0],
             kid_subset_size=min(1000, args.samples),
         )
         rows[label] = {"steps": steps, "seconds": seconds, **scores}

@@ -9,7 +9,6 @@ half-written file.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -18,6 +17,8 @@ from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
+
+from genbench.hashing import json_sha256
 
 
 class Checkpoint:
@@ -31,9 +32,7 @@ class Checkpoint:
 
     def __init__(self, directory: Path, key: dict[str, Any]) -> None:
         self.key = key
-        self.digest = hashlib.sha256(
-            json.dumps(key, sort_keys=True, default=str).encode()
-        ).hexdigest()
+        self.digest = json_sha256(key)
         self.path = Path(directory) / f"{self.digest[:2]}" / f"{self.digest}.safetensors"
 
     def load(self) -> dict[str, torch.Tensor] | None:

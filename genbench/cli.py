@@ -12,7 +12,15 @@ from pathlib import Path
 
 import click
 
-from genbench.paths import CACHE_ENV, default_cache_dir
+from genbench.defaults import (
+    CACHE_ENV,
+    DEFAULT_SEEDS,
+    HOOK_TIMEOUT_S,
+    REGRESSION_ABSOLUTE,
+    REGRESSION_K_STD,
+    REGRESSION_RELATIVE,
+    default_cache_dir,
+)
 from genbench.specs import BUDGETS
 
 STOPPED = "stopped: finished runs keep their records; the same command resumes the rest"
@@ -155,7 +163,7 @@ def metrics() -> None:
 @click.option("-t", "--task", "task_names", multiple=True, help="Task to run (repeatable).")
 @click.option(
     "--seeds",
-    default=3,
+    default=DEFAULT_SEEDS,
     show_default=True,
     type=click.IntRange(min=1),
     help="Seeds 0..N-1 per model and task.",
@@ -199,7 +207,7 @@ def metrics() -> None:
 @click.option(
     "--timeout",
     "hook_timeout",
-    default=3600.0,
+    default=HOOK_TIMEOUT_S,
     show_default=True,
     type=click.FloatRange(min=0, min_open=True),
     help="Seconds one plugin hook may run before the run fails.",
@@ -229,13 +237,17 @@ def run(
     default budget, three seeds. Cells with an up-to-date record are skipped,
     so an interrupted run resumes. Exits 1 if any run failed.
     """
-    from genbench.executors import ExecutorSpecError
-    from genbench.grid import plan_grid
-    from genbench.harness import RunSettings
     from genbench.registry import RegistryError
-    from genbench.runner import run_grid
+    from genbench.run.executors import ExecutorSpecError, parse_executor
+    from genbench.run.grid import plan_grid
+    from genbench.run.runner import run_grid
+    from genbench.run.settings import RunSettings
 
     registry = obj.registry
+    try:
+        chosen_executor = parse_executor(executor)
+    except ExecutorSpecError as exc:
+        raise click.UsageError(str(exc)) from exc
     try:
         cells = plan_grid(
             registry,
@@ -259,10 +271,8 @@ def run(
     try:
         with _exit_on_sigterm():
             report = run_grid(
-                cells, settings, registry, executor=executor, force=force, on_done=progress
+                cells, settings, registry, executor=chosen_executor, force=force, on_done=progress
             )
-    except ExecutorSpecError as exc:
-        raise click.UsageError(str(exc)) from exc
     except KeyboardInterrupt:
         progress.close()
         click.echo(STOPPED, err=True)
@@ -276,7 +286,7 @@ def run(
     for path in report.failed:
         click.echo(f"  failed: {_failure_line(path)}", err=True)
     if not no_leaderboard:
-        from genbench.leaderboard import build_leaderboards
+        from genbench.report.leaderboard import build_leaderboards
 
         files = build_leaderboards(results_dir, leaderboard_dir)
         click.echo(f"leaderboards for {len(files)} tasks in {leaderboard_dir}/")
@@ -303,7 +313,7 @@ def run(
 @click.pass_obj
 def leaderboard(obj: _Context, results_dir: Path, out_dir: Path, budget: str | None) -> None:
     """Regenerate Markdown/CSV leaderboards and plots from stored records."""
-    from genbench.leaderboard import build_leaderboards
+    from genbench.report.leaderboard import build_leaderboards
 
     obj.load_plugins()  # plugins register their own metrics' columns
 
@@ -334,21 +344,21 @@ def leaderboard(obj: _Context, results_dir: Path, out_dir: Path, budget: str | N
 @click.option(
     "-k",
     "k_std",
-    default=3.0,
+    default=REGRESSION_K_STD,
     show_default=True,
     type=float,
     help="Allowed worsening in baseline standard deviations over seeds.",
 )
 @click.option(
     "--relative",
-    default=0.05,
+    default=REGRESSION_RELATIVE,
     show_default=True,
     type=float,
     help="Relative floor of the allowed worsening.",
 )
 @click.option(
     "--absolute",
-    default=1e-3,
+    default=REGRESSION_ABSOLUTE,
     show_default=True,
     type=float,
     help="Absolute floor of the allowed worsening.",
@@ -369,8 +379,9 @@ def check(
     show_all: bool,
 ) -> None:
     """Compare fresh results with a baseline; exit 1 on a regression."""
-    from genbench.check import Tolerance, compare, has_regression
-    from genbench.results import iter_records, records_to_frame
+    from genbench.records.frame import records_to_frame
+    from genbench.records.store import iter_records
+    from genbench.report.regression import Tolerance, compare, has_regression
 
     obj.load_plugins()  # plugins register their own metrics' directions
 
@@ -414,14 +425,13 @@ def _progress(total: int, quiet: bool):
 
 
 def _failure_line(path: Path) -> str:
-    from genbench.results import read_record
+    from genbench.records.store import read_record
 
-    record = read_record(path) or {}
-    failure = record.get("failure") or {}
-    return (
-        f"{path}: plugin {failure.get('plugin')!r}, hook {failure.get('hook')!r}: "
-        f"{failure.get('reason')}"
-    )
+    record = read_record(path)
+    failure = record.failure if record else None
+    if failure is None:
+        return f"{path}: unreadable record"
+    return f"{path}: plugin {failure.plugin!r}, hook {failure.hook!r}: {failure.reason}"
 
 
 def _echo_table(header: list[str], rows: list[tuple]) -> None:

@@ -23,7 +23,7 @@ Conventions shared by all hooks:
   range, NaN/inf); a violation fails the run with a record naming the plugin
   and the hook, and never reaches a metric.
 * Seeds are ``int`` in ``[0, 2**63)``, derived by the harness
-  (:func:`genbench.seeding.derive_seed`); a plugin seeds every random draw
+  (:func:`genbench.hashing.derive_seed`); a plugin seeds every random draw
   from them so a run is reproducible.
 """
 

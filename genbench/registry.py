@@ -94,6 +94,11 @@ class Registry:
 
         return register
 
+    def use_cache_dir(self, cache_dir: Path) -> None:
+        """Hand every task the run's cache (see :meth:`Task.use_cache_dir`)."""
+        for task in self.tasks.values():
+            task.use_cache_dir(cache_dir)
+
     def model(self, name: str) -> ModelSpec:
         """The spec called ``name``; :class:`RegistryError` with suggestions."""
         if name not in self.models:

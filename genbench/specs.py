@@ -22,6 +22,10 @@ BUDGETS: tuple[str, ...] = ("smoke", "default", "full")
 CAPABILITIES: tuple[str, ...] = ("sample", "log_likelihood", "reconstruct")
 """Hooks a model may answer besides ``fit``."""
 
+MODALITIES: tuple[str, ...] = ("image", "toy", "text", "audio")
+"""The data modalities a task belongs to; each has its own data format at the
+hook boundary (see :mod:`genbench.hookspecs`)."""
+
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
 
@@ -81,6 +85,9 @@ class ModelSpec:
         plugin: name of the registering plugin; filled in by the registry.
         plugin_version: version of the registering plugin's distribution;
             filled in by the registry; part of checkpoint keys.
+        noise_floor: ``True`` for a row that scores real held-out data
+            instead of a model: the reference point of every sample metric
+            on its task, which leaderboards label as such (not hashed).
     """
 
     name: str
@@ -93,6 +100,7 @@ class ModelSpec:
     trains_as: str = ""
     plugin: str = ""
     plugin_version: str = ""
+    noise_floor: bool = False
 
     def __post_init__(self) -> None:
         validate_name(self.name, "model")
@@ -143,18 +151,6 @@ class ModelSpec:
             key in self.modalities and isinstance(value, Mapping) for key, value in row.items()
         )
 
-    def config(self) -> dict[str, Any]:
-        """JSON-friendly description used in records and config hashes."""
-        return {
-            "name": self.name,
-            "family": self.family,
-            "plugin": self.plugin,
-            "plugin_version": self.plugin_version,
-            "capabilities": sorted(self.capabilities),
-            "options": dict(self.options),
-            "trains_as": self.trains_as or self.name,
-        }
-
     # MappingProxyType does not pickle; travel as plain dicts.
     def __reduce__(self):
         fields = {
@@ -168,6 +164,7 @@ class ModelSpec:
             "trains_as": self.trains_as,
             "plugin": self.plugin,
             "plugin_version": self.plugin_version,
+            "noise_floor": self.noise_floor,
         }
         return (_rebuild_spec, (fields,))
 

@@ -128,12 +128,12 @@ def test_leaderboard_knows_the_metrics_plugins_register(tmp_path):
 
 
 def test_an_interrupted_run_says_how_to_resume_and_exits_130(tmp_path: Path, monkeypatch):
-    import genbench.runner
+    import genbench.run.runner
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(genbench.runner, "run_grid", interrupted)
+    monkeypatch.setattr(genbench.run.runner, "run_grid", interrupted)
     result = _invoke("run", "-m", "gaussian", "-t", "toy/ring8", "--results", str(tmp_path), "-q")
     assert result.exit_code == 130
     assert "stopped: finished runs keep their records; the same command resumes" in result.output

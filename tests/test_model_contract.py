@@ -12,8 +12,8 @@ import torch
 from genbench.checkpoints import Checkpoint
 from genbench.plugins import get_plugin_manager
 from genbench.registry import Registry
+from genbench.run.validation import validate_log_likelihood
 from genbench.specs import CAPABILITIES, LogLikelihood
-from genbench.validation import validate_log_likelihood
 
 REGISTRY = Registry(get_plugin_manager())
 SMALL_TASKS = {"image": "image/digits", "toy": "toy/ring8", "audio": "audio/digits"}

@@ -7,7 +7,8 @@ import pickle
 import pytest
 
 from genbench import ModelSpec
-from genbench.seeding import derive_seed
+from genbench.hashing import derive_seed
+from genbench.records.config import ModelConfig
 
 
 def test_spec_validates_capabilities_and_budgets():
@@ -58,7 +59,7 @@ def test_spec_is_immutable_and_picklable():
     )
     clone = pickle.loads(pickle.dumps(spec))
     assert clone == spec
-    assert clone.config()["trains_as"] == "base"
+    assert ModelConfig.from_spec(clone).trains_as == "base"
     with pytest.raises(TypeError):
         spec.options["beta"] = 5  # type: ignore[index]
 

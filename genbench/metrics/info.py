@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from genbench.tasks.base import MODALITIES
+from genbench.specs import MODALITIES
 
 KINDS: tuple[str, ...] = ("sample", "likelihood", "reconstruction", "speed", "model", "task")
 """What a metric measures: ``sample`` (quality/diversity of generated

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import torch
 
-from genbench.audio import MULAW_LEVELS, mulaw_decode, mulaw_encode
-from genbench.paths import default_cache_dir
+from genbench.defaults import default_cache_dir
+from genbench.features.waveform import MULAW_LEVELS, mulaw_decode, mulaw_encode
 from genbench.tasks.audio_formats import SPLITS, load_digit_folder, write_wav
 from genbench.tasks.audio_synth import DigitClips, DigitSynthesisConfig, ESpeakNG, synthesize_digits
 from genbench.tasks.base import Task, TaskData
@@ -222,7 +222,7 @@ class DigitsAudioTask(_DigitAudioTask):
     ) -> None:
         self.config = config or DigitSynthesisConfig()
         super().__init__(self.config.sample_rate, self.config.num_samples)
-        self.cache_dir = cache_dir
+        self.cache_dir = None if cache_dir is None else Path(cache_dir)
         self.held_out_fractions = held_out_fractions
         self.split_seed = split_seed
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from scipy.io import wavfile
 
-from genbench.audio import fit_length, peak_normalise, resample
+from genbench.features.waveform import fit_length, peak_normalise, resample
 from genbench.tasks.audio_synth import DIGIT_WORDS
 
 LAYOUTS: tuple[str, ...] = ("speech-commands", "sc09", "fsdd")

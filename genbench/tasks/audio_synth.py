@@ -30,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from genbench.audio import peak_normalise, resample
-from genbench.seeding import derive_seed
+from genbench.features.waveform import peak_normalise, resample
+from genbench.hashing import derive_seed
 
 # Constants of eSpeak NG's speak_lib.h.
 _AUDIO_OUTPUT_SYNCHRONOUS = 2

@@ -15,20 +15,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import torch
 
-from genbench.specs import validate_name
+from genbench.hashing import content_hash
+from genbench.specs import MODALITIES, validate_name
+from genbench.tasks.validation import (
+    validate_tensor_samples,
+    validate_text_samples,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from genbench.features.base import FeatureExtractor
-
-MODALITIES: tuple[str, ...] = ("image", "toy", "text", "audio")
-
-
-class SampleValidationError(ValueError):
-    """What a plugin returned does not match the task's data format."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +69,8 @@ class Task(ABC):
         primary_metric: the registered metric the task's leaderboard ranks
             by (FID by default; mixtures of Gaussians rank by coverage, since
             a Fréchet distance sees only means and covariances).
+        cache_dir: where the task caches data it builds (``None``: the
+            default cache, see :func:`genbench.defaults.default_cache_dir`).
         frechet_metric: the name the Fréchet distance on this task's features
             is reported under: ``fid`` (images, and by convention other
             in-domain embeddings) or ``fad`` (Fréchet Audio Distance).
@@ -100,9 +100,17 @@ class Task(ABC):
         if modality != self.modality:
             raise ValueError(f"task {self.name!r} declares modality {self.modality!r}")
         validate_name(short, "task")
+        self.cache_dir: Path | None = None
         self._data: TaskData | None = None
         self._fingerprint: str | None = None
         self._lock = threading.Lock()
+
+    def use_cache_dir(self, cache_dir: Path) -> None:
+        """Cache data this task builds (e.g. synthesised audio) under
+        ``cache_dir`` unless a cache was given to the task itself. The
+        harness passes its run's cache, so every worker shares one."""
+        if self.cache_dir is None:
+            self.cache_dir = cache_dir
 
     @property
     def discrete(self) -> bool:
@@ -174,9 +182,9 @@ class Task(ABC):
         :class:`SampleValidationError` with a message that says what was
         expected and what came back.
         """
-        from genbench.validation import validate_format
-
-        return validate_format(self, x, n)
+        if self.modality == "text":
+            return validate_text_samples(x, n)
+        return validate_tensor_samples(self, x, n)
 
     def extra_metrics(self, samples: Any) -> dict[str, float]:
         """Task-specific metrics of validated samples (e.g. modes covered on a
@@ -192,38 +200,3 @@ class Task(ABC):
 
 def _take(x: Any, n: int) -> Any:
     return x[: min(n, len(x))]
-
-
-def content_hash(obj: Any) -> str:
-    """Stable SHA-256 (hex) of arrays, tensors, strings and lists of them.
-
-    Dtype and shape are part of the hash, so ``uint8`` and ``float32`` views
-    of the same values differ. ``None`` hashes to a fixed value.
-    """
-    digest = hashlib.sha256()
-    _update(digest, obj)
-    return digest.hexdigest()
-
-
-def _update(digest: Any, obj: Any) -> None:
-    if obj is None:
-        digest.update(b"none")
-    elif isinstance(obj, torch.Tensor):
-        _update(digest, obj.detach().cpu().contiguous().numpy())
-    elif isinstance(obj, np.ndarray):
-        array = np.ascontiguousarray(obj)
-        digest.update(f"nd:{array.dtype.str}:{array.shape}".encode())
-        digest.update(array.tobytes())
-    elif isinstance(obj, str):
-        encoded = obj.encode()
-        digest.update(f"str:{len(encoded)}:".encode())
-        digest.update(encoded)
-    elif isinstance(obj, bytes):
-        digest.update(f"bytes:{len(obj)}:".encode())
-        digest.update(obj)
-    elif isinstance(obj, (list, tuple)):
-        digest.update(f"seq:{len(obj)}:".encode())
-        for item in obj:
-            _update(digest, item)
-    else:
-        raise TypeError(f"cannot content-hash an object of type {type(obj).__name__}")

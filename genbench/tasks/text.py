@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import torch
 
-from genbench.tasks.base import SampleValidationError, Task, TaskData
+from genbench.tasks.base import Task, TaskData
 from genbench.tasks.text_formats import (
     ENWIK8_SPLITS,
     CorpusSplits,
@@ -34,6 +34,7 @@ from genbench.tasks.text_formats import (
     read_tiny_shakespeare,
     read_wikitext,
 )
+from genbench.tasks.validation import SampleValidationError, validate_text_samples
 
 if TYPE_CHECKING:
     from genbench.features.minilm import MiniLMFeatures
@@ -220,21 +221,8 @@ class TextTask(Task):
     def validate_samples(self, x: Any, n: int) -> list[str]:
         """``x`` must be a list of ``n`` non-empty strings without NUL, each
         at most ``sample_tokens`` tokens in the task's vocabulary."""
-        if not isinstance(x, list):
-            raise SampleValidationError(
-                f"text samples must be a list of str, got {type(x).__name__}"
-            )
-        if len(x) != n:
-            raise SampleValidationError(f"expected {n} text samples, got {len(x)}")
+        validate_text_samples(x, n)
         for i, text in enumerate(x):
-            if not isinstance(text, str):
-                raise SampleValidationError(
-                    f"text sample {i} must be a str, got {type(text).__name__}"
-                )
-            if not text:
-                raise SampleValidationError(f"text sample {i} is empty")
-            if "\x00" in text:
-                raise SampleValidationError(f"text sample {i} contains a NUL character")
             try:
                 length = len(self.vocabulary.encode(text))
             except ValueError as error:
@@ -278,7 +266,7 @@ class TextTask(Task):
             reference,
             encode=self.vocabulary.encode,
             reference_lm=self.reference_lm(),
-            embed=self.feature_extractor().features,
+            embed=lambda texts: self.feature_extractor().extract(texts)[0],
         )
 
 

@@ -21,6 +21,7 @@ _SPECS = (
         modalities=("image", "toy", "audio"),
         capabilities={"sample"},
         description="held-out real data (the metrics' noise floor)",
+        noise_floor=True,
     ),
     ModelSpec(
         name="memorizer",

@@ -17,7 +17,7 @@ import torch
 
 from genbench import LogLikelihood, ModelSpec, hookimpl
 from genbench.checkpoints import Checkpoint
-from genbench.seeding import derive_seed
+from genbench.hashing import derive_seed
 from genbench.tasks.base import Task
 from genbench_families.base import GenerativeModel
 from genbench_families.catalogue import SPECS, SPECS_BY_NAME, build

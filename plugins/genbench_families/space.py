@@ -19,7 +19,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from genbench.audio import mulaw_encode
+from genbench.features.waveform import mulaw_encode
 from genbench_families.distributions import to_bin_centres
 
 

@@ -1,0 +1,49 @@
+"""genbench's defaults in one place: timeouts, sample counts, caches and
+the default grid. Everything that a user can override elsewhere starts
+from here."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+CACHE_ENV = "GENBENCH_CACHE_DIR"
+"""Environment variable naming the cache root."""
+
+DEFAULT_TASKS: tuple[str, ...] = ("image/mnist", "toy/ring8", "toy/grid25")
+"""Tasks ``genbench run`` evaluates when none are named: the embedded image
+default and the two mode-collapse testbeds."""
+
+DEFAULT_SEEDS = 3
+"""Seeds per model and task when none are asked for."""
+
+DEFAULT_BUDGET = "default"
+"""The budget ``genbench run`` trains at when none is asked for."""
+
+HOOK_TIMEOUT_S = 3600.0
+"""Seconds one work hook (``fit``, ``sample``...) may run before the run fails."""
+
+MODEL_INFO_TIMEOUT_S = 60.0
+"""Seconds the ``model_info`` hook may take (it only reports facts)."""
+
+PREVIEW_SAMPLES = 64
+"""Generated samples kept per run for the leaderboard's preview."""
+
+PREPARED_REFERENCES_PER_PROCESS = 8
+"""Prepared references (real-side statistics) a process keeps in memory,
+oldest dropped first."""
+
+REGRESSION_K_STD = 3.0
+"""``genbench check``: allowed worsening in baseline standard deviations."""
+
+REGRESSION_RELATIVE = 0.05
+"""``genbench check``: relative floor of the allowed worsening."""
+
+REGRESSION_ABSOLUTE = 1e-3
+"""``genbench check``: absolute floor of the allowed worsening."""
+
+
+def default_cache_dir() -> Path:
+    """``$GENBENCH_CACHE_DIR`` if set, else ``~/.cache/genbench``: holds
+    checkpoints, features, prepared references and synthesised datasets."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "genbench")

@@ -1,0 +1,307 @@
+"""Leaderboards: a pure function of the stored run records.
+
+``build_leaderboards(results, out)`` writes, per task, ``<out>/<slug>.md``
+and ``<out>/<slug>.csv`` (the per-model summary over seeds), sample previews
+and a precision–recall plot under ``<out>/<slug>/``, and an index
+``<out>/README.md``. Nothing here runs a model.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from genbench.metrics.info import METRICS, metric_info
+from genbench.records.frame import records_to_frame
+from genbench.records.record import RunRecord
+from genbench.records.store import iter_record_files
+from genbench.report.markdown import escape, format_cell, table
+from genbench.report.observations import observations
+from genbench.report.plots import precision_recall_plot
+from genbench.report.summary import metric_columns, summarise
+
+FALLBACK_METRICS = ("fid", "bits_per_byte", "bits_per_dim")
+"""Ranking metrics to fall back on, in order, when a task's declared primary
+metric is missing from its records."""
+
+TABLE_GROUPS = (
+    ("Sample quality and diversity", ("sample", "task")),
+    ("Likelihood, reconstruction and cost", ("likelihood", "reconstruction", "speed", "model")),
+)
+BOUND_MARK = "†"
+
+
+@dataclass(frozen=True)
+class LeaderboardFiles:
+    """Files written for one task."""
+
+    task: str
+    markdown: Path
+    csv: Path
+
+
+def task_slug(task: str) -> str:
+    """``image/mnist`` → ``image-mnist`` (file names of a task's pages)."""
+    return task.replace("/", "-")
+
+
+def primary_metric(summary: pd.DataFrame) -> str | None:
+    """The metric a task's rows are ranked by: the task's declared primary
+    metric, else the first of :data:`FALLBACK_METRICS` present."""
+    declared = summary["primary_metric"].dropna().unique() if "primary_metric" in summary else []
+    candidates = [*declared, *FALLBACK_METRICS]
+    return next((m for m in candidates if m in summary and summary[m].notna().any()), None)
+
+
+def rank(summary: pd.DataFrame) -> pd.DataFrame:
+    """Rows sorted best-first by the primary metric (missing values last)."""
+    metric = primary_metric(summary)
+    if metric is None:
+        return summary.sort_values(["family", "model"], ignore_index=True)
+    ascending = not metric_info(metric).higher_is_better
+    return summary.sort_values(
+        [metric, "family", "model"], ascending=[ascending, True, True], na_position="last"
+    ).reset_index(drop=True)
+
+
+def build_leaderboards(
+    results: Path, out: Path, *, budget: str | None = None
+) -> list[LeaderboardFiles]:
+    """Regenerate every task's leaderboard from the records under ``results``.
+
+    ``budget`` keeps only runs at that budget; without it every budget is
+    kept and a model run at two budgets gets a row for each (with a budget
+    column).
+
+    Raises:
+        ValueError: no records under ``results`` (for that budget).
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    located = list(iter_record_files(results))
+    frame = records_to_frame(record for _, record in located)
+    if frame.empty:
+        raise ValueError(f"no run records found under {str(results)!r}")
+    if budget is not None:
+        frame = frame[frame["budget"] == budget]
+        if frame.empty:
+            raise ValueError(f"no run records at budget {budget!r} under {str(results)!r}")
+    summary = summarise(frame)
+    previews = _preview_files(located)
+    written = []
+    for task, rows in summary.groupby("task", sort=True):
+        written.append(_write_task(task, rank(rows), frame[frame["task"] == task], previews, out))
+    _write_index(written, summary, out)
+    return written
+
+
+def _without_unused_metrics(summary: pd.DataFrame) -> pd.DataFrame:
+    """``summary`` without the metric columns (and their ``_std``) that no
+    row of this task reports: records of other tasks add them to the frame."""
+    unused = [name for name in METRICS if name in summary and summary[name].isna().all()]
+    return summary.drop(columns=[c for n in unused for c in (n, f"{n}_std") if c in summary])
+
+
+def _write_task(
+    task: str,
+    summary: pd.DataFrame,
+    runs: pd.DataFrame,
+    previews: dict[tuple[str, str], Path],
+    out: Path,
+) -> LeaderboardFiles:
+    slug = task_slug(task)
+    assets = out / slug
+    if assets.exists():
+        shutil.rmtree(assets)
+    assets.mkdir(parents=True)
+    summary = _without_unused_metrics(summary)
+    csv_path = out / f"{slug}.csv"
+    summary.to_csv(csv_path, index=False, float_format="%.8g")
+    parts = [f"# Leaderboard: `{escape(task)}`", ""]
+    parts += _header_lines(summary, runs)
+    metrics = metric_columns(summary)
+    for title, kinds in TABLE_GROUPS:
+        chosen = [m for m in metrics if METRICS[m].kind in kinds]
+        if chosen:
+            parts += [f"## {title}", "", _metric_table(summary, chosen), ""]
+    if (summary["likelihood_exact"] == False).any():  # noqa: E712 - pandas NA-aware
+        parts += [
+            f"{BOUND_MARK} likelihood from a lower bound (ELBO, IWAE, VLB or dequantisation): "
+            "the bits shown are an upper bound on the model's true bits.",
+            "",
+        ]
+    floor = frozenset(runs.loc[runs["noise_floor"].astype(bool), "model"])
+    notes = observations(summary, primary_metric(summary) or "fid", floor)
+    if notes:
+        parts += ["## What the numbers show", "", *[f"- {line}" for line in notes], ""]
+    if {"precision", "recall"} <= set(metrics):
+        plot = precision_recall_plot(summary, assets / "precision-recall.png", title=task)
+        parts += ["## Precision vs recall", "", f"![precision vs recall]({slug}/{plot.name})", ""]
+    parts += _model_section(summary)
+    parts += _sample_section(summary, task, previews, assets, slug)
+    parts += _failure_section(runs)
+    parts += [
+        "## Reproduce",
+        "",
+        "```",
+        f"genbench run -t {task} --budget {summary['budget'].iloc[0]}"
+        f" --seeds {int(summary['seeds'].max())}",
+        "genbench leaderboard",
+        "```",
+        "",
+    ]
+    md_path = out / f"{slug}.md"
+    md_path.write_text("\n".join(parts), encoding="utf-8")
+    return LeaderboardFiles(task, md_path, csv_path)
+
+
+def _header_lines(summary: pd.DataFrame, runs: pd.DataFrame) -> list[str]:
+    budgets = ", ".join(sorted(summary["budget"].unique()))
+    n_gen = summary["n_generated"].dropna()
+    metric = primary_metric(summary)
+    lines = [
+        f"Budget: {escape(budgets)}. Runs: {len(runs)} "
+        f"({int((runs['status'] == 'ok').sum())} succeeded). "
+        f"Generated samples per run: {int(n_gen.max()) if len(n_gen) else '–'}. "
+        "Cells show mean ± standard deviation over seeds; ↓ lower is better, ↑ higher is better.",
+    ]
+    if metric:
+        lines.append(f"Ranked by `{metric}`.")
+    return [*lines, ""]
+
+
+def _metric_table(summary: pd.DataFrame, metrics: list[str]) -> str:
+    several_budgets = summary["budget"].nunique() > 1
+    header = ["#", "model", "family", *(["budget"] if several_budgets else []), "seeds"]
+    for name in metrics:
+        info = METRICS[name]
+        arrow = {True: " ↑", False: " ↓", None: ""}[info.higher_is_better]
+        header.append(f"{escape(name)}{arrow}")
+    rows = []
+    for position, row in enumerate(summary.itertuples(index=False), start=1):
+        values = row._asdict()
+        cells = [str(position), f"`{escape(values['model'])}`", escape(values["family"])]
+        if several_budgets:
+            cells.append(escape(values["budget"]))
+        cells.append(str(int(values["seeds"])))
+        bound = values["likelihood_exact"] is False
+        for name in metrics:
+            cell = format_cell(values.get(name), values.get(f"{name}_std"), int(values["seeds"]))
+            if bound and METRICS[name].kind == "likelihood" and cell != "–":
+                cell += BOUND_MARK
+            cells.append(cell)
+        rows.append(cells)
+    return table(rows, header)
+
+
+def _model_section(summary: pd.DataFrame) -> list[str]:
+    lines = [
+        f"- `{escape(row.model)}` ({escape(row.family)}): {escape(row.description or '–')}"
+        for row in summary.drop_duplicates("model").itertuples(index=False)
+    ]
+    return ["## Models", "", *lines, ""]
+
+
+def _sample_section(
+    summary: pd.DataFrame,
+    task: str,
+    previews: dict[tuple[str, str], Path],
+    assets: Path,
+    slug: str,
+) -> list[str]:
+    lines = []
+    for model in summary["model"]:
+        source = previews.get((task, model))
+        if source is None:
+            continue
+        target = assets / f"{model}{source.suffix}"
+        shutil.copyfile(source, target)
+        if source.suffix == ".png":
+            lines += [f"**{escape(model)}**", "", f"![{escape(model)}]({slug}/{target.name})", ""]
+        else:
+            lines += [f"- [{escape(model)}]({slug}/{target.name})"]
+        clips = _copy_clips(source, assets, model)
+        if clips:
+            links = ", ".join(f"[{i + 1}]({slug}/{clip.name})" for i, clip in enumerate(clips))
+            lines += [f"Listen: {links}", ""]
+    return ["## Samples", "", *lines, ""] if lines else []
+
+
+LEADERBOARD_CLIPS = 4
+"""Audio clips per model copied next to an audio task's leaderboard."""
+
+
+def _copy_clips(preview: Path, assets: Path, model: str) -> list[Path]:
+    """Copy the first :data:`LEADERBOARD_CLIPS` clips saved beside ``preview``
+    (``<stem>-<i>.wav``, as audio tasks write them) to ``<model>-<i>.wav``."""
+    copied = []
+    for index in range(LEADERBOARD_CLIPS):
+        source = preview.with_name(f"{preview.stem}-{index}.wav")
+        if not source.exists():
+            break
+        target = assets / f"{model}-{index}.wav"
+        shutil.copyfile(source, target)
+        copied.append(target)
+    return copied
+
+
+def _failure_section(runs: pd.DataFrame) -> list[str]:
+    failed = runs[runs["status"] != "ok"]
+    if failed.empty:
+        return []
+    rows = [
+        [f"`{escape(r.model)}`", str(r.seed), escape(r.failure)]
+        for r in failed.itertuples(index=False)
+    ]
+    return ["## Failed runs", "", table(rows, ["model", "seed", "failure"]), ""]
+
+
+def _preview_files(located: list[tuple[Path, RunRecord]]) -> dict[tuple[str, str], Path]:
+    """(task, model) → preview file of its lowest-seed successful run."""
+    chosen: dict[tuple[str, str], tuple[int, Path]] = {}
+    for path, record in located:
+        if not record.ok or not record.preview:
+            continue
+        preview = path.parent / record.preview
+        if not preview.exists():
+            continue
+        key = (record.config.task, record.config.model.name)
+        seed = record.config.seed
+        if key not in chosen or seed < chosen[key][0]:
+            chosen[key] = (seed, preview)
+    return {key: value[1] for key, value in chosen.items()}
+
+
+def _write_index(written: list[LeaderboardFiles], summary: pd.DataFrame, out: Path) -> None:
+    rows = []
+    for files in written:
+        task_rows = rank(summary[summary["task"] == files.task])
+        metric = primary_metric(task_rows)
+        best = task_rows.iloc[0]
+        best_text = (
+            f"`{escape(best['model'])}` ({escape(metric)} {format_cell(best[metric], None, 1)})"
+            if metric
+            else "–"
+        )
+        rows.append(
+            [
+                f"[{escape(files.task)}]({files.markdown.name})",
+                str(len(task_rows)),
+                best_text,
+                f"[csv]({files.csv.name})",
+            ]
+        )
+    text = "\n".join(
+        [
+            "# genbench leaderboards",
+            "",
+            "Generated by `genbench leaderboard` from the run records; do not edit by hand.",
+            "",
+            table(rows, ["task", "models", "best", "data"]),
+            "",
+        ]
+    )
+    (out / "README.md").write_text(text, encoding="utf-8")

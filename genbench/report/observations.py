@@ -1,0 +1,216 @@
+"""Factual sentences drawn from a task's summary table, for the "What the
+numbers show" section of its leaderboard. Every sentence is computed from the
+numbers; none is written by hand."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from genbench.metrics.info import METRICS
+from genbench.report.markdown import escape, format_number
+
+MEMORISATION_FLAG = 0.5
+"""A model is called out when at least this fraction of its samples sit
+closer to a training example than that example's own nearest neighbour /3."""
+
+
+def observations(
+    summary: pd.DataFrame, primary: str = "fid", noise_floor: frozenset[str] = frozenset()
+) -> list[str]:
+    """Sentences about the best sample quality by ``primary`` (the metric the
+    task ranks by: FID, or mode coverage on 2-D toy data, where a Fréchet
+    distance sees only two moments), the noise floor (the rows named in
+    ``noise_floor``, which score held-out real data), the baselines,
+    likelihood, reconstruction, sampling speed, memorisation and mode
+    coverage, where the columns exist."""
+    notes: list[str] = []
+    notes += _best_sample_quality(summary, primary, noise_floor)
+    notes += _against_baselines(summary, primary, noise_floor)
+    notes += _best_likelihood(summary)
+    notes += _reconstruction(summary, primary)
+    notes += _speed(summary)
+    notes += _memorisation(summary)
+    notes += _modes(summary)
+    notes += _decoding_trade_off(summary)
+    return notes
+
+
+def _name(row: pd.Series) -> str:
+    return f"`{escape(row['model'])}` ({escape(row['family'])})"
+
+
+def _better(primary: str) -> bool:
+    return METRICS[primary].higher_is_better is True if primary in METRICS else False
+
+
+def _best_index(values: pd.Series, primary: str):
+    return values.idxmax() if _better(primary) else values.idxmin()
+
+
+def _best_sample_quality(
+    summary: pd.DataFrame, primary: str, noise_floor: frozenset[str]
+) -> list[str]:
+    if primary not in summary or summary[primary].isna().all():
+        return []
+    models = summary[summary["family"] != "baseline"].dropna(subset=[primary])
+    pool = models if not models.empty else summary.dropna(subset=[primary])
+    best = pool.loc[_best_index(pool[primary], primary)]
+    text = f"Best {primary} among {'models' if not models.empty else 'rows'}: {_name(best)} at "
+    text += f"{format_number(best[primary])}."
+    floor = summary[summary["model"].isin(noise_floor)]
+    if not floor.empty and pd.notna(floor[primary].iloc[0]):
+        text += (
+            f" Held-out real data scores {format_number(floor[primary].iloc[0])}: "
+            "the reference point at this sample count."
+        )
+    return [text]
+
+
+def _against_baselines(
+    summary: pd.DataFrame, primary: str, noise_floor: frozenset[str]
+) -> list[str]:
+    """Models against the best baseline that neither is the held-out data
+    nor copies the training set (those two bound what a sample metric can
+    show)."""
+    if primary not in summary or summary[primary].isna().all():
+        return []
+    baselines = summary[(summary["family"] == "baseline") & ~summary["model"].isin(noise_floor)]
+    if "memorisation_fraction" in summary:
+        baselines = baselines[~(baselines["memorisation_fraction"] >= MEMORISATION_FLAG)]
+    baselines = baselines.dropna(subset=[primary])
+    models = summary[summary["family"] != "baseline"].dropna(subset=[primary])
+    if baselines.empty or models.empty:
+        return []
+    bar = baselines.loc[_best_index(baselines[primary], primary)]
+    if _better(primary):
+        worse = models[models[primary] <= bar[primary]]
+    else:
+        worse = models[models[primary] >= bar[primary]]
+    reference = (
+        f"the best non-copying baseline, {_name(bar)} ({primary} {format_number(bar[primary])})"
+    )
+    if worse.empty:
+        return [f"Every model has a better {primary} than {reference}."]
+    names = ", ".join(
+        f"`{escape(row['model'])}` ({format_number(row[primary])})" for _, row in worse.iterrows()
+    )
+    return [f"Not better than {reference}: {names}."]
+
+
+def _reconstruction(summary: pd.DataFrame, primary: str) -> list[str]:
+    """Reconstruction error beside the rank on ``primary``, best
+    reconstruction first: a model can reconstruct well and still generate
+    poorly."""
+    column = "recon_mse"
+    if column not in summary or summary[column].isna().all():
+        return []
+    rows = summary.dropna(subset=[column]).sort_values(column, kind="stable")
+    ranked = summary.dropna(subset=[primary]) if primary in summary else summary.iloc[:0]
+    parts = []
+    for _, row in rows.iterrows():
+        part = f"`{escape(row['model'])}` {format_number(row[column])}"
+        value = row.get(primary, float("nan"))
+        if pd.notna(value) and len(ranked) > 1:
+            ahead = ranked[primary] > value if _better(primary) else ranked[primary] < value
+            part += f" ({primary} rank {int(ahead.sum()) + 1} of {len(ranked)})"
+        parts.append(part)
+    return [f"Reconstruction mean squared error, best first: {', '.join(parts)}."]
+
+
+def _best_likelihood(summary: pd.DataFrame) -> list[str]:
+    for column, unit in (
+        ("bits_per_byte", "bits/byte"),
+        ("bits_per_char", "bits/char"),
+        ("bits_per_dim", "bits/dim"),
+    ):
+        if column in summary and summary[column].notna().any():
+            rows = summary.dropna(subset=[column])
+            best = rows.loc[rows[column].idxmin()]
+            kind = "exact" if best["likelihood_exact"] is True else "an upper bound"
+            return [
+                f"Best likelihood: {_name(best)} at {format_number(best[column])} {unit} "
+                f"({kind}); {len(rows)} rows report a likelihood."
+            ]
+    return []
+
+
+def _speed(summary: pd.DataFrame) -> list[str]:
+    column = "samples_per_second"
+    if column not in summary:
+        return []
+    rows = summary[summary["family"] != "baseline"].dropna(subset=[column])
+    if len(rows) < 2:
+        return []
+    fast = rows.loc[rows[column].idxmax()]
+    slow = rows.loc[rows[column].idxmin()]
+    ratio = fast[column] / max(slow[column], 1e-12)
+    return [
+        f"Sampling speed spans a factor of {format_number(ratio)}: {_name(fast)} draws "
+        f"{format_number(fast[column])} samples/s, {_name(slow)} "
+        f"{format_number(slow[column])} samples/s."
+    ]
+
+
+def _memorisation(summary: pd.DataFrame) -> list[str]:
+    column = "memorisation_fraction"
+    if column not in summary:
+        return []
+    flagged = summary[summary[column] >= MEMORISATION_FLAG]
+    if flagged.empty:
+        return [f"No model has {MEMORISATION_FLAG:.0%} or more of its samples flagged as copies."]
+    names = ", ".join(
+        f"`{escape(r.model)}` ({format_number(getattr(r, column))})"
+        for r in flagged.itertuples(index=False)
+    )
+    return [f"Flagged as copying training examples (memorisation fraction): {names}."]
+
+
+def _modes(summary: pd.DataFrame) -> list[str]:
+    column = "modes_covered"
+    if column not in summary or summary[column].isna().all():
+        return []
+    total = summary[column].max()
+    short = summary[summary[column] < total - 0.5]
+    if short.empty:
+        return [f"Every model covers all {format_number(total)} modes on average."]
+    names = ", ".join(
+        f"`{escape(r.model)}` ({format_number(getattr(r, column))})"
+        for r in short.itertuples(index=False)
+    )
+    return [f"Fewer modes than the best ({format_number(total)}) on average: {names}."]
+
+
+DIVERSITY_COLUMNS: tuple[str, ...] = ("distinct_2", "self_bleu", "repetition_rate")
+
+
+def _decoding_trade_off(summary: pd.DataFrame) -> list[str]:
+    """On text: the least and most diverse rows (distinct-2, self-BLEU,
+    repetition) and the best MAUVE with its spread over k-means seeds."""
+    if not set(DIVERSITY_COLUMNS) <= set(summary) or summary["distinct_2"].isna().all():
+        return []
+    rows = summary.dropna(subset=["distinct_2"]).sort_values("distinct_2", kind="stable")
+
+    def describe(row: pd.Series) -> str:
+        values = ", ".join(f"{c} {format_number(row[c])}" for c in DIVERSITY_COLUMNS)
+        return f"`{escape(row['model'])}` ({values})"
+
+    least = ", ".join(describe(row) for _, row in rows.head(3).iterrows())
+    most = rows.iloc[-1]
+    notes = [f"Least diverse samples: {least}."]
+    text = f"Most diverse: {describe(most)}"
+    if "precision" in summary and pd.notna(most.get("precision")):
+        text += f", at a precision of {format_number(most['precision'])}"
+    notes.append(text + ".")
+    if "mauve_mean" in summary and summary["mauve_mean"].notna().any():
+        scored = summary.dropna(subset=["mauve_mean"])
+        best = scored.loc[scored["mauve_mean"].idxmax()]
+        spread = best.get("mauve_std", float("nan"))
+        text = f"Best MAUVE: `{escape(best['model'])}` at {format_number(best['mauve_mean'])}"
+        if pd.notna(spread):
+            close = scored[scored["mauve_mean"] >= best["mauve_mean"] - spread]
+            others = [f"`{escape(m)}`" for m in close["model"] if m != best["model"]]
+            text += f" ± {format_number(spread)} (spread over k-means seeds)"
+            if others:
+                text += f"; within that spread of it: {', '.join(others)}"
+        notes.append(text + ".")
+    return notes

@@ -1,0 +1,131 @@
+"""``genbench check``: compare fresh results with committed ones and flag
+regressions beyond seed noise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from genbench.defaults import REGRESSION_ABSOLUTE, REGRESSION_K_STD, REGRESSION_RELATIVE
+from genbench.metrics.info import METRICS
+from genbench.report.summary import summarise
+
+KEYS = ["task", "model", "budget"]
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How much worse a metric may get before it counts as a regression:
+    ``max(k · baseline std over seeds, relative · |baseline mean|, absolute)``.
+
+    The floors keep a metric whose baseline seeds happened to agree exactly
+    (std 0) from failing on noise.
+    """
+
+    k: float = REGRESSION_K_STD
+    relative: float = REGRESSION_RELATIVE
+    absolute: float = REGRESSION_ABSOLUTE
+
+    def allowed(self, mean: float, std: float) -> float:
+        std = 0.0 if np.isnan(std) else std
+        return max(self.k * std, self.relative * abs(mean), self.absolute)
+
+
+def compare(
+    fresh_runs: pd.DataFrame,
+    baseline_runs: pd.DataFrame,
+    *,
+    tolerance: Tolerance = Tolerance(),
+    include_kinds: tuple[str, ...] = ("sample", "task", "likelihood", "reconstruction"),
+) -> pd.DataFrame:
+    """One row per (task, model, budget, metric) present on both sides.
+
+    Args:
+        fresh_runs / baseline_runs: per-run frames from
+            :func:`genbench.records.frame.records_to_frame`.
+        include_kinds: metric kinds compared; speed and timing metrics depend
+            on the machine and are left out by default.
+
+    Returns:
+        Columns ``task, model, budget, metric, baseline, baseline_std, fresh,
+        delta, allowed, status`` where ``delta`` is signed so that positive
+        means *worse* and ``status`` is ``ok``, ``improved``, ``regressed``,
+        ``failed`` (the fresh runs of that model failed) or ``missing`` (the
+        model is absent from the fresh results).
+    """
+    fresh = summarise(fresh_runs).set_index(KEYS) if not fresh_runs.empty else None
+    base = summarise(baseline_runs).set_index(KEYS)
+    rows = []
+    for key, base_row in base.iterrows():
+        if fresh is None or key not in fresh.index:
+            rows.append(_row(key, "*", status="missing"))
+            continue
+        fresh_row = fresh.loc[key]
+        if fresh_row["seeds"] == 0:
+            rows.append(_row(key, "*", status="failed"))
+            continue
+        for metric, info in METRICS.items():
+            if info.kind not in include_kinds or info.higher_is_better is None:
+                continue
+            if metric not in base_row or pd.isna(base_row.get(metric)):
+                continue
+            new = fresh_row.get(metric)
+            if new is None or pd.isna(new):
+                rows.append(_row(key, metric, baseline=base_row[metric], status="missing"))
+                continue
+            sign = -1.0 if info.higher_is_better else 1.0
+            delta = sign * (float(new) - float(base_row[metric]))
+            allowed = tolerance.allowed(float(base_row[metric]), float(base_row[f"{metric}_std"]))
+            status = "regressed" if delta > allowed else "improved" if delta < -allowed else "ok"
+            rows.append(
+                _row(
+                    key,
+                    metric,
+                    baseline=float(base_row[metric]),
+                    baseline_std=float(base_row[f"{metric}_std"]),
+                    fresh=float(new),
+                    delta=delta,
+                    allowed=allowed,
+                    status=status,
+                )
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            *KEYS,
+            "metric",
+            "baseline",
+            "baseline_std",
+            "fresh",
+            "delta",
+            "allowed",
+            "status",
+        ],
+    )
+
+
+def has_regression(comparison: pd.DataFrame, *, strict: bool = False) -> bool:
+    """True when any metric regressed or a model's fresh runs all failed;
+    with ``strict``, a model or metric missing from the fresh results too."""
+    bad = {"regressed", "failed", *(["missing"] if strict else [])}
+    return bool(comparison["status"].isin(bad).any())
+
+
+def _row(key: tuple, metric: str, **values: object) -> dict[str, object]:
+    task, model, budget = key
+    nan = float("nan")
+    row = {
+        "task": task,
+        "model": model,
+        "budget": budget,
+        "metric": metric,
+        "baseline": nan,
+        "baseline_std": nan,
+        "fresh": nan,
+        "delta": nan,
+        "allowed": nan,
+    }
+    row.update(values)
+    return row

@@ -1,0 +1,216 @@
+"""One run, stage by stage: fit, sample, validate, extract features, score
+samples, then likelihood and reconstruction where the model declares them.
+Every plugin failure is contained in the run's record."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from genbench.checkpoints import Checkpoint
+from genbench.defaults import MODEL_INFO_TIMEOUT_S, PREVIEW_SAMPLES
+from genbench.features.cache import FeatureCache
+from genbench.metrics.engine import sample_metrics
+from genbench.metrics.info import METRICS
+from genbench.metrics.likelihood import likelihood_metrics
+from genbench.metrics.reconstruction import reconstruction_metrics
+from genbench.records.config import RunConfig
+from genbench.records.provenance import collect_provenance
+from genbench.records.record import ExtractorInfo, Failure, LikelihoodInfo, RunRecord, TaskInfo
+from genbench.registry import Registry
+from genbench.run.grid import Cell
+from genbench.run.hooks import HookFailure, call_hook
+from genbench.run.references import prepared_reference
+from genbench.run.settings import CellOutcome, RunSettings
+from genbench.run.validation import validate_log_likelihood
+from genbench.tasks.base import Task
+from genbench.tasks.validation import SampleValidationError
+
+
+def run_cell(
+    cell: Cell, config: RunConfig, settings: RunSettings, registry: Registry
+) -> CellOutcome:
+    """Run one cell and describe it as a record; never raises for a
+    plugin's fault. A failure becomes ``status: failed`` with the plugin,
+    hook and reason; the partial timings and metrics gathered so far are
+    kept."""
+    started = datetime.now(timezone.utc)
+    spec = registry.model(cell.model)
+    task = registry.task(cell.task)
+    run = _CellRun(cell, config, settings, registry, spec.plugin)
+    preview, failure = None, None
+    try:
+        preview = run.execute(task)
+    except HookFailure as exc:
+        failure = exc.as_failure()
+    except Exception as exc:  # a genbench bug must not stop the grid either
+        failure = Failure(
+            plugin="genbench",
+            hook=run.stage,
+            reason=f"{type(exc).__name__}: {exc}",
+            error_type=type(exc).__name__,
+            traceback=traceback.format_exc(limit=8),
+        )
+    record = RunRecord(
+        config=config,
+        config_hash=config.hash,
+        task_info=TaskInfo(modality=task.modality, primary_metric=task.primary_metric),
+        status="ok" if failure is None else "failed",
+        failure=failure,
+        metrics=run.metrics,
+        likelihood=run.likelihood,
+        counts=run.counts,
+        feature_extractor=run.extractor,
+        model_info=run.info,
+        timings={k: round(v, 4) for k, v in run.timings.items()},
+        provenance=collect_provenance(started, datetime.now(timezone.utc), run.checkpoint_digest),
+    )
+    return CellOutcome(record=record, preview=preview)
+
+
+class _CellRun:
+    """The stages of one cell; attributes accumulate what the record reports."""
+
+    def __init__(
+        self,
+        cell: Cell,
+        config: RunConfig,
+        settings: RunSettings,
+        registry: Registry,
+        plugin: str,
+    ) -> None:
+        self.cell, self.config, self.settings = cell, config, settings
+        self.registry, self.plugin = registry, plugin
+        self.pm = registry.pm
+        self.stage = "setup"
+        self.metrics: dict[str, float] = {}
+        self.likelihood: LikelihoodInfo | None = None
+        self.counts: dict[str, int] = {}
+        self.extractor: ExtractorInfo | None = None
+        self.info: dict[str, float] = {}
+        self.timings: dict[str, float] = {}
+        self.checkpoint_digest: str | None = None
+        self.features = FeatureCache(Path(settings.cache_dir) / "features")
+
+    def hook(self, name: str, **kwargs: Any) -> Any:
+        self.stage = name
+        start = time.perf_counter()
+        try:
+            return call_hook(
+                self.pm, name, plugin=self.plugin, timeout=self.settings.hook_timeout, **kwargs
+            )
+        finally:
+            self.timings[f"{name}_s"] = time.perf_counter() - start
+
+    def fail(self, hook: str, exc: Exception) -> HookFailure:
+        return HookFailure(self.plugin, hook, str(exc), type(exc).__name__)
+
+    def execute(self, task: Task) -> Any:
+        spec = self.registry.model(self.cell.model)
+        budget, seeds, n = self.cell.budget, self.config.seeds, self.config.n_samples
+
+        checkpoint = Checkpoint(
+            Path(self.settings.cache_dir) / "checkpoints", self.config.training_key()
+        )
+        self.checkpoint_digest = checkpoint.digest
+        cached = checkpoint.path.exists()
+        model = self.hook(
+            "fit", spec=spec, task=task, budget=budget, seed=seeds.fit, checkpoint=checkpoint
+        )
+        if not cached:
+            checkpoint.record_training_seconds(self.timings["fit_s"])
+        self.metrics["train_seconds"] = checkpoint.training_seconds() or self.timings["fit_s"]
+        self.info = self.model_info(model)
+        self.metrics.update({k: v for k, v in self.info.items() if k in METRICS})
+
+        samples = self.hook("sample", model=model, n=n, seed=seeds.sample)
+        self.stage = "sample"
+        try:
+            samples = task.validate_samples(samples, n)
+        except SampleValidationError as exc:
+            raise self.fail("sample", exc) from exc
+        self.metrics["samples_per_second"] = n / max(self.timings["sample_s"], 1e-9)
+        self.metrics["sample_seconds"] = self.timings["sample_s"]
+        self.counts["n_generated"] = n
+
+        self.stage = "metrics"
+        self.evaluate_samples(task, samples)
+        if "log_likelihood" in spec.capabilities:
+            self.evaluate_likelihood(task, model)
+        if "reconstruct" in spec.capabilities:
+            self.evaluate_reconstruction(task, model)
+        return samples[:PREVIEW_SAMPLES]
+
+    def model_info(self, model: Any) -> dict[str, float]:
+        try:
+            info = call_hook(
+                self.pm, "model_info", plugin=self.plugin, timeout=MODEL_INFO_TIMEOUT_S, model=model
+            )
+        except HookFailure as exc:
+            if exc.error_type != "NotImplementedError":
+                raise
+            info = {}
+        if "parameters" not in info and isinstance(model, torch.nn.Module):
+            info = {**info, "parameters": sum(p.numel() for p in model.parameters())}
+        return {k: float(v) for k, v in info.items()}
+
+    def evaluate_samples(self, task: Task, samples: Any) -> None:
+        start = time.perf_counter()
+        extractor = task.feature_extractor()
+        reference = prepared_reference(task, self.cell.budget, extractor, self.features)
+        generated, probabilities = extractor.extract(samples)
+        self.timings["features_s"] = time.perf_counter() - start
+        start = time.perf_counter()
+        scores = sample_metrics(reference, generated, generated_probs=probabilities)
+        scores[task.frechet_metric] = scores.pop("fid")
+        self.metrics.update(scores)
+        self.metrics.update(task.extra_metrics(samples))
+        self.timings["metrics_s"] = time.perf_counter() - start
+        real = task.reference(self.cell.budget)
+        self.counts.update({"n_real": len(real), "n_train": len(task.load().train)})
+        if "kid_subset_size" in self.metrics:
+            self.counts["kid_subset_size"] = int(self.metrics.pop("kid_subset_size"))
+        self.extractor = ExtractorInfo(
+            name=extractor.name, dim=int(extractor.dim), weights_sha256=extractor.weights_sha256()
+        )
+
+    def evaluate_likelihood(self, task: Task, model: Any) -> None:
+        x = task.likelihood_batch(self.cell.budget)
+        discrete = task.discrete
+        result = self.hook("log_likelihood", model=model, x=x)
+        try:
+            result = validate_log_likelihood(result, len(x), discrete=discrete)
+        except SampleValidationError as exc:
+            raise self.fail("log_likelihood", exc) from exc
+        self.stage = "metrics"
+        self.metrics.update(
+            likelihood_metrics(result.nats, task.dimension_counts(x), discrete=discrete)
+        )
+        self.likelihood = LikelihoodInfo(
+            exact=bool(result.exact), method=result.method, details=dict(result.details)
+        )
+        self.counts["likelihood_examples"] = len(x)
+
+    def evaluate_reconstruction(self, task: Task, model: Any) -> None:
+        x = task.reconstruction_batch(self.cell.budget)
+        x_hat = self.hook("reconstruct", model=model, x=x)
+        try:
+            x_hat = task.validate_samples(x_hat, len(x))
+        except SampleValidationError as exc:
+            raise self.fail("reconstruct", exc) from exc
+        self.stage = "metrics"
+        image_levels = task.levels if task.modality == "image" else None  # audio: waveform MSE
+        self.metrics.update(
+            reconstruction_metrics(_as_array(x), _as_array(x_hat), levels=image_levels)
+        )
+        self.counts["reconstruction_examples"] = len(x)
+
+
+def _as_array(x: Any) -> np.ndarray:
+    return x.numpy() if isinstance(x, torch.Tensor) else np.asarray(x)

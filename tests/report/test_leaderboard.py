@@ -1,0 +1,161 @@
+"""Leaderboards are a pure function of records: ranking, mean ± std,
+escaping, bound markers, plots, index."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from genbench.records import RunConfig, RunRecord, record_path, write_record
+from genbench.records.config import NOISE_FLOOR, DerivedSeeds, ModelConfig
+from genbench.records.jsonio import to_json
+from genbench.records.record import Failure, LikelihoodInfo, Provenance, TaskInfo
+from genbench.report.leaderboard import build_leaderboards
+from genbench.report.markdown import escape, format_cell
+
+PROVENANCE = Provenance(
+    genbench_version="0", git_commit={}, libraries={}, host={}, started_at="", finished_at="",
+    checkpoint=None,
+)  # fmt: skip
+
+
+def _record(
+    model: str, family: str, seed: int, metrics: dict, *, exact=True, description="", status="ok"
+) -> RunRecord:
+    config = RunConfig(
+        model=ModelConfig(model, family, "p", "1", ("sample",), {}, model),
+        description=description,
+        hyperparameters={},
+        task="toy/ring8",
+        task_fingerprint="f" * 64,
+        budget="default",
+        seed=seed,
+        n_samples=100,
+        seeds=DerivedSeeds(seed, seed, seed),
+        role=NOISE_FLOOR if model == "data" else "",
+    )
+    return RunRecord(
+        config=config,
+        config_hash=config.hash,
+        task_info=TaskInfo("toy", "fid"),
+        status=status,
+        provenance=PROVENANCE,
+        failure=None if status == "ok" else Failure("p", "sample", "boom | bad", "X"),
+        metrics=metrics if status == "ok" else {},
+        likelihood=LikelihoodInfo(exact, "exact") if "bits_per_dim" in metrics else None,
+        counts={"n_generated": 100, "n_real": 100},
+    )
+
+
+@pytest.fixture
+def results(tmp_path: Path) -> Path:
+    root = tmp_path / "results"
+    rows = {
+        "good": (
+            "vae",
+            [(1.0, 0.9, 0.8, 2.0), (3.0, 0.7, 0.6, 2.2)],
+            False,
+            "a | pipe *and* <b>html</b>",
+        ),
+        "bad": ("gan", [(10.0, 0.5, 0.1, None), (12.0, 0.5, 0.3, None)], True, "plain"),
+        "data": ("baseline", [(0.5, 0.95, 0.95, None), (0.5, 0.95, 0.95, None)], True, ""),
+    }
+    for model, (family, seeds, exact, description) in rows.items():
+        for seed, (fid, precision, recall, bpd) in enumerate(seeds):
+            metrics = {
+                "fid": fid,
+                "precision": precision,
+                "recall": recall,
+                "samples_per_second": 100.0 * (seed + 1),
+            }
+            if bpd is not None:
+                metrics["bits_per_dim"] = bpd
+            write_record(
+                record_path(root, "toy/ring8", model, "default", seed),
+                _record(model, family, seed, metrics, exact=exact, description=description),
+            )
+    write_record(
+        record_path(root, "toy/ring8", "broken", "default", 0),
+        _record("broken", "gan", 0, {}, status="failed"),
+    )
+    return root
+
+
+def test_markdown_table_ranks_and_aggregates(results, tmp_path):
+    files = build_leaderboards(results, tmp_path / "lb")
+    assert [f.task for f in files] == ["toy/ring8"]
+    text = files[0].markdown.read_text()
+    table = [line for line in text.splitlines() if line.startswith("| ")]
+    header = table[0]
+    assert "fid ↓" in header and "recall ↑" in header
+    body = table[1:]
+    order = [line.split("|")[2].strip() for line in body[:4]]
+    assert order == ["`data`", "`good`", "`bad`", "`broken`"]
+    good = next(line for line in body if "`good`" in line)
+    assert "2 ± 1.414" in good  # fid mean 2, std (ddof 1) of (1, 3)
+    assert "2.1 ± 0.1414†" in text  # bits/dim from a bound is marked
+    assert "† likelihood from a lower bound" in text
+    assert "Held-out real data scores 0.5" in text
+    assert "- `good` (vae): a \\| pipe \\*and\\* \\<b\\>html\\</b\\>" in text
+    assert "## Failed runs" in text and "boom \\| bad" in text
+    assert "![precision vs recall](toy-ring8/precision-recall.png)" in text
+    assert (tmp_path / "lb" / "toy-ring8" / "precision-recall.png").stat().st_size > 1000
+
+
+def test_csv_holds_means_and_stds(results, tmp_path):
+    files = build_leaderboards(results, tmp_path / "lb")
+    frame = pd.read_csv(files[0].csv).set_index("model")
+    assert frame.loc["good", "fid"] == pytest.approx(2.0)
+    assert frame.loc["good", "fid_std"] == pytest.approx(2**0.5)
+    assert frame.loc["bad", "recall"] == pytest.approx(0.2)
+    assert frame.loc["broken", "failed"] == 1 and frame.loc["broken", "seeds"] == 0
+
+
+def test_index_links_every_task(results, tmp_path):
+    build_leaderboards(results, tmp_path / "lb")
+    index = (tmp_path / "lb" / "README.md").read_text()
+    assert "[toy/ring8](toy-ring8.md)" in index and "`data` (fid 0.5)" in index
+
+
+def test_regeneration_is_deterministic(results, tmp_path):
+    first = build_leaderboards(results, tmp_path / "a")[0].markdown.read_text()
+    second = build_leaderboards(results, tmp_path / "b")[0].markdown.read_text()
+    assert first == second
+
+
+def test_names_and_descriptions_cannot_break_a_table():
+    assert escape("a | b") == "a \\| b"
+    assert escape("line\nbreak") == "line break"
+    assert escape("<script>") == "\\<script\\>"
+    assert escape("`code` *em* [link](x)") == "\\`code\\` \\*em\\* \\[link\\](x)"
+    assert format_cell(1.23456, 0.1, 1) == "1.235"
+    assert format_cell(float("nan"), None, 3) == "–"
+
+
+def test_no_records_is_a_clear_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no run records found"):
+        build_leaderboards(tmp_path / "empty", tmp_path / "lb")
+
+
+def test_records_are_valid_json_without_nan(tmp_path):
+    assert json.loads(to_json({"x": float("nan"), "y": [float("inf")]})) == {"x": None, "y": [None]}
+
+
+def test_audio_previews_bring_their_clips(tmp_path):
+    root = tmp_path / "results"
+    record = _record("wave", "gan", 0, {"fid": 1.0}).with_preview("default-seed0.png")
+    path = write_record(record_path(root, "toy/ring8", "wave", "default", 0), record)
+    path.with_name("default-seed0.png").write_bytes(b"png")
+    for index in range(6):
+        path.with_name(f"default-seed0-{index}.wav").write_bytes(b"RIFF%d" % index)
+    build_leaderboards(root, tmp_path / "lb")
+    text = (tmp_path / "lb" / "toy-ring8.md").read_text()
+    assert "![wave](toy-ring8/wave.png)" in text
+    assert "Listen: [1](toy-ring8/wave-0.wav), [2](toy-ring8/wave-1.wav), " in text
+    copied = sorted(p.name for p in (tmp_path / "lb" / "toy-ring8").glob("*.wav"))
+    assert copied == ["wave-0.wav", "wave-1.wav", "wave-2.wav", "wave-3.wav"]  # four per model
+    assert (tmp_path / "lb" / "toy-ring8" / "wave-3.wav").read_bytes() == b"RIFF3"
