@@ -54,7 +54,7 @@ def load_or_train(
         spec = dataclasses.replace(spec, budgets=budgets)
         registry.models[MODEL] = spec
     config = run_config(registry, Cell(model=MODEL, task=task.name, seed=seed, budget=budget))
-    fit_seed = config.seeds.fit
+    fit_seed = config.derived_seeds.fit
     checkpoint = Checkpoint(cache / "checkpoints", config.training_key())
     cached = checkpoint.path.exists()
     start = time.perf_counter()

@@ -115,7 +115,8 @@ class RunConfig:
             task's modality.
         task: the task's name; ``task_fingerprint`` the SHA-256 of its data.
         budget: ``smoke``, ``default`` or ``full``.
-        seed: the grid's seed index; ``seeds`` the seeds derived from it.
+        seed: the grid's seed index; ``derived_seeds`` the seeds derived
+            from it (stored under the key ``seeds``).
         n_samples: generated samples scored.
         description: the model's one-line description (not hashed).
         role: ``"noise-floor"`` for a row that scores held-out real data,
@@ -129,7 +130,7 @@ class RunConfig:
     budget: str
     seed: int
     n_samples: int
-    seeds: DerivedSeeds
+    derived_seeds: DerivedSeeds
     description: str = ""
     role: str = ""
 
@@ -144,7 +145,7 @@ class RunConfig:
             "budget": self.budget,
             "seed": self.seed,
             "n_samples": self.n_samples,
-            "seeds": self.seeds.to_dict(),
+            "seeds": self.derived_seeds.to_dict(),
         }
         if self.role:
             data["role"] = self.role
@@ -163,7 +164,7 @@ class RunConfig:
             budget=data["budget"],
             seed=int(data["seed"]),
             n_samples=int(data["n_samples"]),
-            seeds=DerivedSeeds.from_dict(data["seeds"]),
+            derived_seeds=DerivedSeeds.from_dict(data["seeds"]),
             role=data.get("role", ""),
         )
 
@@ -188,7 +189,7 @@ class RunConfig:
             "network": self.model.trains_as,
             "hyperparameters": dict(self.hyperparameters),
             "task_fingerprint": self.task_fingerprint,
-            "seed": self.seeds.fit,
+            "seed": self.derived_seeds.fit,
             "budget": self.budget,
         }
 

@@ -82,7 +82,7 @@ def run_config(registry: Registry, cell: Cell) -> RunConfig:
         budget=cell.budget,
         seed=cell.seed,
         n_samples=cell.n_samples or task.eval_samples[cell.budget],
-        seeds=derived_seeds(cell, model.trains_as),
+        derived_seeds=derived_seeds(cell, model.trains_as),
         role=NOISE_FLOOR if spec.noise_floor else "",
     )
 

@@ -113,7 +113,7 @@ class _CellRun:
 
     def execute(self, task: Task) -> Any:
         spec = self.registry.model(self.cell.model)
-        budget, seeds, n = self.cell.budget, self.config.seeds, self.config.n_samples
+        budget, seeds, n = self.cell.budget, self.config.derived_seeds, self.config.n_samples
 
         checkpoint = Checkpoint(
             Path(self.settings.cache_dir) / "checkpoints", self.config.training_key()

@@ -34,7 +34,7 @@ def _record(
         budget="default",
         seed=seed,
         n_samples=100,
-        seeds=DerivedSeeds(seed, seed, seed),
+        derived_seeds=DerivedSeeds(seed, seed, seed),
         role=NOISE_FLOOR if model == "data" else "",
     )
     return RunRecord(

@@ -11,7 +11,7 @@ import torch
 
 from genbench.tasks.audio import DigitsAudioTask, class_balanced_order
 from genbench.tasks.audio_synth import DigitSynthesisConfig
-from genbench.tasks.base import SampleValidationError
+from genbench.tasks.validation import SampleValidationError
 
 SMALL = DigitSynthesisConfig(clips_per_digit=4, seed=11)
 
