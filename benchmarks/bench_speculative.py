@@ -39,6 +39,7 @@ from genbench_text.models import TextModel
 from genbench_text.sessions import NgramSession, TransformerSession
 from genbench_text.specs import model_specs
 from genbench_text.speculative import SpeculativeStats, speculative_generate
+from genbench_text.streams import RowStreams
 
 from genbench import ModelSpec
 from genbench.checkpoints import Checkpoint
@@ -122,14 +123,14 @@ def compare(
     (alternating sequence by sequence), and the speculative counts."""
     decoding = Decoding("sample", temperature=temperature)
     length = model.sample_tokens
-    direct_generator = torch.Generator().manual_seed(0)
+    direct_streams = RowStreams([0])
     speculative_generator = torch.Generator().manual_seed(1)
     direct = speculative = 0.0
     total = SpeculativeStats()
     for prompt in prompts:
         start = time.process_time()
         generate(
-            TransformerSession(model.network, 1), prompt[None], length, decoding, direct_generator
+            TransformerSession(model.network, 1), prompt[None], length, decoding, direct_streams
         )
         middle = time.process_time()
         _, stats = speculative_generate(

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from genbench_text.sessions import Session
+from genbench_text.streams import RowStreams
 
 STRATEGIES: tuple[str, ...] = ("greedy", "sample", "beam", "speculative")
 
@@ -110,15 +111,18 @@ def generate(
     prompts: torch.Tensor,
     length: int,
     decoding: Decoding,
-    generator: torch.Generator,
+    streams: RowStreams | None = None,
 ) -> torch.Tensor:
-    """Continue each row of ``prompts`` (``(B, P)`` ids) by ``length`` tokens.
+    """Continue each row of ``prompts`` (``(B, P)`` ids) by ``length`` tokens,
+    all rows at once (one batched model call per token, KV-cached).
 
     Args:
         session: an empty session of ``B`` rows.
         decoding: ``greedy``, ``sample`` or ``beam`` (speculative decoding is
             :func:`genbench_text.speculative.speculative_generate`).
-        generator: source of every random draw.
+        streams: ``B`` random streams, row ``b`` drawing only from stream
+            ``b`` (so a row's tokens do not depend on the batch); required
+            by ``sample``.
 
     Returns:
         ``(B, length)`` generated ids (prompt excluded).
@@ -127,6 +131,8 @@ def generate(
         return beam_search(session, prompts, length, decoding.beam_width)
     if decoding.strategy not in ("greedy", "sample"):
         raise ValueError(f"generate cannot run strategy {decoding.strategy!r}")
+    if decoding.strategy == "sample" and streams is None:
+        raise ValueError("sampling needs one random stream per row")
     log_probs = session.feed(prompts)[:, -1]
     out = torch.empty(len(prompts), length, dtype=torch.int64)
     for step in range(length):
@@ -136,7 +142,7 @@ def generate(
             filtered = filter_log_probs(
                 log_probs, decoding.temperature, decoding.top_k, decoding.top_p
             )
-            token = sample_categorical(filtered.exp(), generator)
+            token = streams.sample(filtered.exp())
         out[:, step] = token
         if step + 1 < length:
             log_probs = session.feed(token[:, None])[:, -1]

@@ -14,10 +14,11 @@ from genbench.metrics.info import MetricInfo, register_metric
 from genbench.metrics.kneser_ney import KneserNeyLM
 from genbench.tasks.base import Task
 from genbench.tasks.text import TextTask
+from genbench_text.bpe import BpeTokenizer
 from genbench_text.decoding import Decoding
 from genbench_text.models import GENERATION_BATCH, TextModel
 from genbench_text.prompts import PromptSource
-from genbench_text.specs import NGRAM_BUDGETS, model_specs
+from genbench_text.specs import DRAFT_BUDGETS, NGRAM_BUDGETS, model_specs
 from genbench_text.training import TrainingConfig, train_language_model
 from genbench_text.transformer import CausalTransformer, TransformerConfig
 
@@ -44,8 +45,31 @@ TOKENS_PER_TARGET_CALL = register_metric(
         "speed",
     )
 )
+GENERATION_BATCH_INFO = register_metric(
+    MetricInfo(
+        "generation_batch",
+        "sequences",
+        None,
+        ("text",),
+        "Sequences a text model generates at once (batched, KV-cached decoding); "
+        "samples per second are the throughput at this batch size.",
+        "model",
+    )
+)
+BPE_VOCABULARY = register_metric(
+    MetricInfo(
+        "bpe_vocabulary",
+        "tokens",
+        None,
+        ("text",),
+        "Token ids of a BPE language model's byte-level tokeniser (256 bytes plus merges).",
+        "model",
+    )
+)
 CALIBRATION_SEED = 0
 """Seeds the speculative row's calibration batch (acceptance rate)."""
+BPE_STATE = "bpe.tokenizer"
+"""Checkpoint entry holding a BPE model's tokeniser (its JSON as bytes)."""
 
 
 @hookimpl
@@ -68,7 +92,22 @@ def fit(
     decoding = Decoding.from_options(spec.options["decoding"])
     documents = task.load().train
     vocab_size = task.vocabulary.size
+    prompt_tokens = task.prompt_tokens
     state = checkpoint.load()
+    tokeniser = None
+    if spec.options.get("tokenisation") == "bpe":
+        tokeniser = (
+            BpeTokenizer.from_state(state.pop(BPE_STATE))
+            if state is not None
+            else BpeTokenizer.train(
+                [task.vocabulary.decode(d) for d in documents], int(hyper["bpe_vocabulary"])
+            )
+        )
+        task_tokens = sum(len(d) for d in documents)
+        documents = [tokeniser.encode(task.vocabulary.decode(d)) for d in documents]
+        vocab_size = tokeniser.size
+        # a prompt covers about as much text as the task's prompt
+        prompt_tokens = max(1, round(prompt_tokens * sum(map(len, documents)) / task_tokens))
     if spec.options["architecture"] == "ngram":
         if state is None:
             network = KneserNeyLM.fit(documents, vocab_size, int(hyper["order"]))
@@ -76,24 +115,39 @@ def fit(
         else:
             network = KneserNeyLM.from_state_dict(state)
     else:
-        network = _fit_transformer(hyper, documents, vocab_size, seed, state, checkpoint)
+        network = _fit_transformer(hyper, documents, vocab_size, seed, state)
+        if state is None:
+            extra = {BPE_STATE: tokeniser.state()} if tokeniser is not None else {}
+            checkpoint.save({**network.state_dict(), **extra})
     model = TextModel(
         name=spec.name,
         network=network,
         decoding=decoding,
         vocabulary=task.vocabulary,
-        prompts=PromptSource(documents, task.prompt_tokens),
+        prompts=PromptSource(documents, prompt_tokens),
         sample_tokens=task.sample_tokens,
+        tokeniser=tokeniser,
     )
     if decoding.strategy == "speculative":
-        order = int(NGRAM_BUDGETS.get(budget, NGRAM_BUDGETS["default"])["order"])
-        model.draft = KneserNeyLM.fit(documents, vocab_size, order)
-        rng = np.random.default_rng(CALIBRATION_SEED)
-        prompts = model.prompts.draw(GENERATION_BATCH, rng)
+        model.draft = _fit_draft(decoding.draft, budget, documents, vocab_size, seed)
+        prompts = model.prompts.draw(GENERATION_BATCH, np.random.default_rng(CALIBRATION_SEED))
         _, model.calibration = model.generate_ids(
-            prompts, torch.Generator().manual_seed(CALIBRATION_SEED)
+            prompts, CALIBRATION_SEED, range(GENERATION_BATCH)
         )
     return model
+
+
+def _fit_draft(
+    kind: str, budget: str, documents: list[torch.Tensor], vocab_size: int, seed: int
+) -> CausalTransformer | KneserNeyLM:
+    """The draft model of speculative sampling, trained on the target's data:
+    the n-gram of the budget, or the small Transformer of
+    :data:`~genbench_text.specs.DRAFT_BUDGETS`."""
+    if kind == "ngram":
+        order = int(NGRAM_BUDGETS.get(budget, NGRAM_BUDGETS["default"])["order"])
+        return KneserNeyLM.fit(documents, vocab_size, order)
+    hyper = DRAFT_BUDGETS.get(budget, DRAFT_BUDGETS["default"])
+    return _fit_transformer(hyper, documents, vocab_size, seed, None)
 
 
 def _fit_transformer(
@@ -102,8 +156,9 @@ def _fit_transformer(
     vocab_size: int,
     seed: int,
     state: dict[str, torch.Tensor] | None,
-    checkpoint: Checkpoint,
 ) -> CausalTransformer:
+    """A Transformer of the ``hyper`` architecture: loaded from ``state``, or
+    trained on ``documents`` with ``seed`` when ``state`` is ``None``."""
     config = TransformerConfig(
         vocab_size=vocab_size,
         context=int(hyper["context"]),
@@ -126,7 +181,6 @@ def _fit_transformer(
             learning_rate=float(hyper["learning_rate"]),
         )
         train_language_model(network, documents, network.bos, training, seed)
-        checkpoint.save(network.state_dict())
     return network.eval()
 
 
@@ -153,11 +207,18 @@ def log_likelihood(model: Any, x: list[torch.Tensor]) -> LogLikelihood | None:
 @hookimpl
 def model_info(model: Any) -> dict[str, float] | None:
     """Parameters (n-gram: stored n-gram counts), sequential network calls
-    per sample (``nfe``) and, for speculative rows, the acceptance rate of a
-    calibration batch."""
+    per sample (``nfe``), sequences generated at once (``generation_batch``),
+    the BPE vocabulary of a BPE model and, for speculative rows, the
+    acceptance rate of a calibration batch."""
     if not isinstance(model, TextModel):
         return None
-    info = {"parameters": float(model.parameters()), "nfe": model.network_calls_per_sample()}
+    info = {
+        "parameters": float(model.parameters()),
+        "nfe": model.network_calls_per_sample(),
+        GENERATION_BATCH_INFO.name: float(model.batch_size),
+    }
+    if model.tokeniser is not None:
+        info[BPE_VOCABULARY.name] = float(model.tokeniser.size)
     if model.calibration is not None:
         info[ACCEPTANCE_RATE.name] = model.calibration.acceptance_rate
         info[TOKENS_PER_TARGET_CALL.name] = model.calibration.tokens_per_round

@@ -2,7 +2,9 @@
 model, decoding strategy). Rows of one language model share its trained
 checkpoint through ``trains_as``; the pure-sampling row carries the model's
 own name and also reports its test log-likelihood (decoding does not change
-it)."""
+it). The ``tokenisation`` option says what the model reads: ``"task"`` (the
+task's own characters or bytes) or ``"bpe"`` (a byte-level BPE tokeniser
+trained on the train split)."""
 
 from __future__ import annotations
 
@@ -40,6 +42,31 @@ that generation (32-token prompt + 128 tokens + draft look-ahead) and rolling
 likelihood use, so the model learns to use that much in-document history;
 ALiBi would also let a model trained on shorter windows run on it."""
 
+BPE_VOCABULARY: dict[str, int] = {"smoke": 300, "default": 1024, "full": 2048}
+"""Byte-level BPE vocabulary (256 bytes plus merges) of ``transformer-bpe``
+per budget; its Transformer is the budget's :data:`TRANSFORMER_BUDGETS` one."""
+
+BPE_BUDGETS: dict[str, dict[str, Any]] = {
+    budget: {**hyper, "bpe_vocabulary": BPE_VOCABULARY[budget]}
+    for budget, hyper in TRANSFORMER_BUDGETS.items()
+}
+
+DRAFT_BUDGETS: dict[str, dict[str, Any]] = {
+    "smoke": {
+        "width": 16, "depth": 1, "heads": 2, "context": 192,
+        "dropout": 0.0, "attention_dropout": 0.0,
+        "steps": 10, "batch_size": 4, "window": 64, "learning_rate": 3e-3,
+    },
+    "default": {
+        "width": 64, "depth": 1, "heads": 4, "context": 192,
+        "dropout": 0.0, "attention_dropout": 0.0,
+        "steps": 1500, "batch_size": 8, "window": 192, "learning_rate": 6e-3,
+    },
+}  # fmt: skip
+"""The small Transformer that drafts for ``transformer-speculative-tdraft``,
+trained on the target's data when the row is fitted (``full`` uses
+``default``)."""
+
 DECODINGS: dict[str, dict[str, Any]] = {
     "": {"strategy": "sample"},
     "-greedy": {"strategy": "greedy"},
@@ -52,8 +79,10 @@ DECODINGS: dict[str, dict[str, Any]] = {
 
 SPECULATIVE: dict[str, dict[str, Any]] = {
     "-speculative": {"strategy": "speculative", "lookahead": 4, "draft": "ngram"},
+    "-speculative-tdraft": {"strategy": "speculative", "lookahead": 4, "draft": "transformer"},
 }
-"""Rows only the Transformer has: it is the target, the n-gram the draft."""
+"""Rows only the Transformer has: it is the target, the n-gram or a small
+Transformer the draft."""
 
 _DESCRIPTIONS = {
     "sample": "pure sampling",
@@ -85,6 +114,7 @@ def _rows(
     budgets: dict[str, dict[str, Any]],
     label: str,
     decodings: dict[str, dict[str, Any]],
+    tokenisation: str = "task",
 ) -> list[ModelSpec]:
     rows = []
     for suffix, decoding in decodings.items():
@@ -96,7 +126,11 @@ def _rows(
                 modalities=("text",),
                 capabilities=capabilities,
                 budgets=budgets,
-                options={"architecture": architecture, "decoding": decoding},
+                options={
+                    "architecture": architecture,
+                    "tokenisation": tokenisation,
+                    "decoding": decoding,
+                },
                 description=_describe(label, decoding),
                 trains_as="" if suffix == "" else base,
             )
@@ -114,5 +148,13 @@ def model_specs() -> list[ModelSpec]:
             TRANSFORMER_BUDGETS,
             "decoder-only Transformer",
             {**DECODINGS, **SPECULATIVE},
+        ),
+        *_rows(
+            "transformer-bpe",
+            "transformer",
+            BPE_BUDGETS,
+            "decoder-only Transformer on byte-level BPE tokens",
+            {"": DECODINGS[""]},
+            tokenisation="bpe",
         ),
     ]

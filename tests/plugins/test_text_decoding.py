@@ -19,6 +19,7 @@ import torch
 from genbench_text.decoding import Decoding, filter_log_probs, generate, sample_categorical
 from genbench_text.sessions import NgramSession, TransformerSession
 from genbench_text.speculative import speculative_generate
+from genbench_text.streams import RowStreams, row_seeds
 from genbench_text.transformer import CausalTransformer, TransformerConfig
 from scipy.stats import chisquare
 
@@ -175,11 +176,34 @@ def test_sampling_is_reproducible_from_its_generator(target):
             PROMPT.expand(5, -1),
             6,
             Decoding("sample", top_k=3),
-            torch.Generator().manual_seed(seed),
+            RowStreams(row_seeds(seed, range(5))),
         )
 
     assert torch.equal(draw(3), draw(3))
     assert not torch.equal(draw(3), draw(4))
+
+
+def test_batched_sampling_equals_sampling_each_row_alone(target):
+    """Row i draws from its own stream, so the batch does not change it."""
+    prompts = torch.tensor([[1, 2], [3, 0], [2, 2], [0, 1]])
+    seeds = row_seeds(11, range(4))
+    batched = generate(
+        TransformerSession(target, 4), prompts, 7, Decoding("sample"), RowStreams(seeds)
+    )
+    for row in range(4):
+        alone = generate(
+            TransformerSession(target, 1),
+            prompts[row : row + 1],
+            7,
+            Decoding("sample"),
+            RowStreams(seeds[row : row + 1]),
+        )
+        assert torch.equal(alone[0], batched[row])
+    assert len(set(seeds)) == 4
+    with pytest.raises(ValueError, match="one random stream per row"):
+        generate(TransformerSession(target, 4), prompts, 7, Decoding("sample"))
+    with pytest.raises(ValueError, match="4 rows of probabilities for 2 streams"):
+        RowStreams(seeds[:2]).sample(torch.ones(4, VOCAB))
 
 
 # -- speculative sampling --------------------------------------------------------------------
@@ -202,7 +226,7 @@ def test_speculative_sampling_leaves_the_target_distribution_unchanged(target, d
         PROMPT.expand(ROWS, -1),
         LENGTH,
         Decoding("sample"),
-        torch.Generator().manual_seed(6),
+        RowStreams(row_seeds(6, range(ROWS))),
     )
     total_variation = 0.5 * np.abs(observed - frequencies(direct)).sum() / ROWS
     assert total_variation < 0.03
@@ -215,7 +239,7 @@ def test_speculative_sampling_leaves_the_target_distribution_unchanged(target, d
         PROMPT.expand(ROWS, -1),
         LENGTH,
         Decoding("sample"),
-        torch.Generator().manual_seed(7),
+        RowStreams(row_seeds(7, range(ROWS))),
     )
     assert chisquare(frequencies(draft_only), exact * ROWS).pvalue < 1e-6
 

@@ -118,7 +118,11 @@ def test_transformer_trains_once_and_rows_reuse_its_checkpoint(task, tmp_path):
     assert 0 < bits < math.log2(task.vocabulary.size)  # better than uniform after training
     assert result.details == {"context": 192, "stride": 96}
     info = plugin.model_info(model=base)
-    assert info == {"parameters": base.network.parameter_count(), "nfe": 24.0}
+    assert info == {
+        "parameters": base.network.parameter_count(),
+        "nfe": 24.0,
+        "generation_batch": 100.0,
+    }
 
 
 @pytest.mark.parametrize("budget", ["smoke", "default", "full"])
@@ -150,8 +154,11 @@ def test_fit_builds_the_budget_s_dropout_rates(task, tmp_path):
     assert not model.network.training
 
 
-def test_speculative_row_reports_its_calibrated_acceptance(task, tmp_path):
-    model = fitted("transformer-speculative", task, tmp_path)
+@pytest.mark.parametrize("name", ["transformer-speculative", "transformer-speculative-tdraft"])
+def test_speculative_row_reports_its_calibrated_acceptance(name, task, tmp_path):
+    model = fitted(name, task, tmp_path)
+    draft_type = CausalTransformer if name.endswith("tdraft") else KneserNeyLM
+    assert isinstance(model.draft, draft_type)
     info = plugin.model_info(model=model)
     stats = model.calibration
     assert info["acceptance_rate"] == stats.accepted / stats.drafted
