@@ -1,9 +1,12 @@
-"""Speculative vs direct sampling from the same Transformer on text/pydoc.
+"""Speculative vs direct sampling from the same Transformer on a text task.
 
-The target is the text plugin's Transformer trained at ``--budget`` (cached
-under ``--cache``, or loaded from ``--weights``, e.g. a checkpoint that
-``genbench run`` wrote); the draft is the Kneser-Ney n-gram of the same
-budget.
+The target is the text plugin's Transformer trained at ``--budget`` on
+``--task`` (cached under ``--cache``, or loaded from ``--weights``, e.g. a
+checkpoint that ``genbench run`` wrote); each draft in ``--drafts`` is
+measured against it in the same run: ``ngram`` (the Kneser-Ney n-gram of the
+budget) and ``transformer`` (the small Transformer of ``DRAFT_BUDGETS``,
+trained on the same data). ``--repeats`` repeats every measurement so the
+spread of the ratio shows.
 Generation runs one sequence at a time (batch 1, the latency-bound regime
 speculative decoding is for), continuing training prompts as the
 leaderboard rows do. For each temperature it prints direct and speculative
@@ -36,14 +39,18 @@ import torch
 from genbench_text import plugin
 from genbench_text.decoding import Decoding, filter_log_probs, generate, sample_categorical
 from genbench_text.models import TextModel
-from genbench_text.sessions import NgramSession, TransformerSession
+from genbench_text.sessions import TransformerSession
 from genbench_text.specs import model_specs
 from genbench_text.speculative import SpeculativeStats, speculative_generate
 from genbench_text.streams import RowStreams
 
 from genbench import ModelSpec
 from genbench.checkpoints import Checkpoint
-from genbench.tasks.text import PydocTask
+from genbench.tasks.shakespeare import ShakespeareTask
+from genbench.tasks.text import PydocTask, TextTask
+
+TASKS = {"pydoc": PydocTask, "shakespeare": ShakespeareTask}
+ROWS = {"ngram": "transformer-speculative", "transformer": "transformer-speculative-tdraft"}
 
 
 class WeightsFile(Checkpoint):
@@ -57,7 +64,7 @@ class WeightsFile(Checkpoint):
         raise RuntimeError(f"{self.path} could not be loaded as the target's weights")
 
 
-def fitted(name: str, task: PydocTask, budget: str, cache: Path, weights: Path | None) -> TextModel:
+def fitted(name: str, task: TextTask, budget: str, cache: Path, weights: Path | None) -> TextModel:
     spec: ModelSpec = next(s for s in model_specs() if s.name == name)
     key = {
         "bench": "speculative",
@@ -135,7 +142,7 @@ def compare(
         middle = time.process_time()
         _, stats = speculative_generate(
             TransformerSession(model.network, 1),
-            NgramSession(model.draft, 1, prompts.shape[1] + length + lookahead + 1),
+            model.session(model.draft, 1),
             prompt[None],
             length,
             lookahead,
@@ -151,7 +158,10 @@ def compare(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", default="pydoc", choices=sorted(TASKS))
     parser.add_argument("--budget", default="default", choices=["smoke", "default", "full"])
+    parser.add_argument("--drafts", nargs="+", default=sorted(ROWS), choices=sorted(ROWS))
+    parser.add_argument("--repeats", type=int, default=1, help="measurements per setting")
     parser.add_argument("--samples", type=int, default=10, help="sequences per measurement")
     parser.add_argument("--cache", type=Path, default=Path(".genbench-cache/bench-speculative"))
     parser.add_argument("--weights", type=Path, help="target weights (safetensors)")
@@ -162,35 +172,41 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
 
-    task = PydocTask()
-    model = fitted("transformer-speculative", task, args.budget, args.cache, args.weights)
-    lookaheads = args.lookahead or [model.decoding.lookahead]
-    length = task.sample_tokens
-    print(
-        f"target {model.parameters():,} parameters; draft: Kneser-Ney order "
-        f"{model.draft.order}; batch 1; {args.samples} x {length} tokens"
-    )
-    for lookahead in lookaheads:
-        direct_step, verify, draft_step = step_costs(model, lookahead)
-        need = needed_acceptance(lookahead, verify / direct_step, draft_step / direct_step)
+    task = TASKS[args.task]()
+    prompts = None
+    tokens = args.samples * task.sample_tokens
+    for draft in args.drafts:
+        model = fitted(ROWS[draft], task, args.budget, args.cache, args.weights)
+        lookaheads = args.lookahead or [model.decoding.lookahead]
         print(
-            f"k = {lookahead}: one direct step {direct_step * 1e3:.2f} ms; verifying "
-            f"{lookahead + 1} tokens {verify / direct_step:.2f}x a step; one draft step "
-            f"{draft_step / direct_step:.2f}x; acceptance needed for 2x: {need:.2f}"
+            f"{args.task}: target {model.parameters():,} parameters; draft {draft} "
+            f"({model.draft.__class__.__name__}); batch 1; {args.samples} x "
+            f"{task.sample_tokens} tokens"
         )
-    print(f"{'k':>2} {'temperature':>11} {'direct tok/s':>12} {'spec tok/s':>10} {'ratio':>6} "
-          f"{'acceptance':>10} {'tok/call':>8} {'round cost':>10}")  # fmt: skip
-    prompts = model.prompts.draw(args.samples, np.random.default_rng(1))
-    tokens = args.samples * length
-    for temperature in args.temperatures:
         for lookahead in lookaheads:
-            direct, speculative, stats = compare(model, prompts, temperature, lookahead)
-            round_cost = (speculative / stats.rounds) / (direct / tokens)  # in direct steps
+            direct_step, verify, draft_step = step_costs(model, lookahead)
+            need = needed_acceptance(lookahead, verify / direct_step, draft_step / direct_step)
             print(
-                f"{lookahead:>2} {temperature:>11.2f} {tokens / direct:>12.1f} "
-                f"{tokens / speculative:>10.1f} {direct / speculative:>6.2f} "
-                f"{stats.acceptance_rate:>10.3f} {stats.tokens_per_round:>8.2f} {round_cost:>10.2f}"
+                f"k = {lookahead}: one direct step {direct_step * 1e3:.2f} ms; verifying "
+                f"{lookahead + 1} tokens {verify / direct_step:.2f}x a step; one draft step "
+                f"{draft_step / direct_step:.2f}x; acceptance needed for 2x: {need:.2f}"
             )
+        print(f"{'draft':>11} {'k':>2} {'temperature':>11} {'direct tok/s':>12} {'spec tok/s':>10} "
+              f"{'ratio':>6} {'acceptance':>10} {'tok/call':>8} {'round cost':>10}")  # fmt: skip
+        if prompts is None:
+            prompts = model.prompts.draw(args.samples, np.random.default_rng(1))
+        for temperature in args.temperatures:
+            for lookahead in lookaheads:
+                for _ in range(args.repeats):
+                    direct, speculative, stats = compare(model, prompts, temperature, lookahead)
+                    round_cost = (speculative / stats.rounds) / (direct / tokens)  # direct steps
+                    print(
+                        f"{draft:>11} {lookahead:>2} {temperature:>11.2f} {tokens / direct:>12.1f} "
+                        f"{tokens / speculative:>10.1f} {direct / speculative:>6.2f} "
+                        f"{stats.acceptance_rate:>10.3f} {stats.tokens_per_round:>8.2f} "
+                        f"{round_cost:>10.2f}",
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":

@@ -100,7 +100,11 @@ def speculative_generate(
     accepted_total = torch.zeros((), dtype=torch.int64)
     stats = SpeculativeStats(rows=batch)
 
+    unfiltered = temperature == 1.0 and not top_k and top_p == 1.0
+
     def filtered(log_probs: torch.Tensor) -> torch.Tensor:
+        if unfiltered:  # sessions already return normalised log-probabilities
+            return log_probs.exp()
         return filter_log_probs(log_probs, temperature, top_k, top_p).exp()
 
     while len(active):

@@ -286,3 +286,57 @@ def test_speculative_errors(target, draft):
         speculative_generate(
             TransformerSession(target, 1), NgramSession(other, 1, 8), PROMPT, 2, 1, None
         )
+
+
+def test_speculative_sampling_is_exact_over_many_truncation_rounds():
+    """Sequences of 8 binary tokens with 2 drafted per round (at most 3 tokens
+    a round, so at least 3 rounds per row and many cut-back histories), a
+    Transformer drafting for a Transformer: the 256 sequence frequencies
+    match the target's exact joint distribution."""
+    vocab, length, rows = 2, 8, 20_000
+
+    def random_transformer(seed: int, scale: float) -> CausalTransformer:
+        torch.manual_seed(seed)
+        model = CausalTransformer(TransformerConfig(vocab, context=16, width=16, depth=1, heads=2))
+        with torch.no_grad():
+            for parameter in model.parameters():
+                if parameter.dim() > 1:
+                    parameter.mul_(scale)
+        return model.eval()
+
+    target, draft = random_transformer(0, 12.0), random_transformer(1, 12.0)
+    prompt = torch.tensor([[1, 0]])
+    sequences = torch.tensor(list(itertools.product(range(vocab), repeat=length)))
+    inputs = torch.cat([prompt.expand(len(sequences), -1), sequences[:, :-1]], dim=1)
+    with torch.no_grad():
+        log_probs = torch.log_softmax(target(inputs).double(), dim=-1)[:, 1:]
+    exact = log_probs.gather(2, sequences[..., None])[..., 0].sum(1).exp().numpy()
+
+    def chi_square_pvalue(tokens: torch.Tensor) -> float:
+        codes = (tokens * vocab ** torch.arange(length - 1, -1, -1)).sum(1)
+        observed = np.bincount(codes.numpy(), minlength=vocab**length)
+        expected = exact * rows
+        small = expected < 5  # pooled into one cell
+        observed = np.append(observed[~small], observed[small].sum())
+        expected = np.append(expected[~small], expected[small].sum())
+        return chisquare(observed, expected).pvalue
+
+    tokens, stats = speculative_generate(
+        TransformerSession(target, rows),
+        TransformerSession(draft, rows),
+        prompt.expand(rows, -1),
+        length,
+        lookahead=2,
+        generator=torch.Generator().manual_seed(12),
+    )
+    assert chi_square_pvalue(tokens) > 1e-3
+    assert stats.rounds / stats.rows >= 3 and 0.2 < stats.acceptance_rate < 0.9
+    # power: the draft's own samples are detected
+    draft_only = generate(
+        TransformerSession(draft, rows),
+        prompt.expand(rows, -1),
+        length,
+        Decoding("sample"),
+        RowStreams(row_seeds(13, range(rows))),
+    )
+    assert chi_square_pvalue(draft_only) < 1e-6
