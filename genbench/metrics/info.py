@@ -161,6 +161,32 @@ _BUILTIN_METRICS: tuple[tuple[str, str, bool | None, tuple[str, ...], str, str],
     ("memorisation_median_ratio", "1", True, _ALL, "sample",
      "Median over generated points of distance to the nearest training point "
      "divided by that point's own nearest-neighbour distance."),
+    # newer sample metrics: genbench.metrics.vendi, alpha_beta, authenticity,
+    # data_copying, mmd (pure functions; not yet computed by the engine)
+    ("vendi", "effective samples", True, _ALL, "sample",
+     "Vendi score (Friedman & Dieng 2023): exp of the Shannon entropy of the eigenvalues "
+     "of K/n, K the cosine similarity of the generated features; 1 (all alike) to n."),
+    ("alpha_precision", "1", True, _ALL, "sample",
+     "Integrated alpha-precision (Alaa et al. 2022): 1 - 2 * area between the diagonal "
+     "and the fraction of generated samples inside the real alpha-quantile ball about "
+     "the real mean, over 30 alpha levels."),
+    ("beta_recall", "1", True, _ALL, "sample",
+     "Integrated beta-recall (Alaa et al. 2022): 1 - 2 * area between the diagonal and "
+     "the fraction of real samples whose nearest generated sample lies in their 1-NN "
+     "ball and in the generated beta-quantile ball, over 30 beta levels."),
+    ("authenticity", "1", True, _ALL, "sample",
+     "Fraction of generated samples not closer to their nearest training sample than "
+     "it is to its nearest other (distinct) training sample (Alaa et al. 2022)."),
+    ("copying_ct", "1", None, _ALL, "sample",
+     "Data-copying statistic C_T (Meehan et al. 2020): test-mass-weighted mean over "
+     "k-means cells of Mann-Whitney Z (generated vs held-out distances to the training "
+     "set); ~0 is good, << 0 copying, >> 0 underfitting."),
+    ("copying_p", "1", None, _ALL, "sample",
+     "One-sided p-value of the C_T test for copying (standardised C_T under N(0,1) per "
+     "cell); genbench says copying when below 0.01."),
+    ("mmd_rbf", "1", False, _ALL, "sample",
+     "1000 x unbiased MMD^2 with a Gaussian RBF kernel of bandwidth sigma (CMMD "
+     "construction, sigma=10 by default; sigma recorded with each result)."),
     # likelihood: genbench.metrics.likelihood
     ("nll_nats", "nats/example", False, _ALL, "likelihood",
      "Mean negative log-likelihood per test example in the task's data space "
