@@ -16,6 +16,14 @@ PROJECT_NAME = "genbench"
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 """Marker for hook implementations in a genbench plugin."""
 
+
+def seed32(seed: int) -> int:
+    """A seed handed to a hook (an ``int`` in ``[0, 2**63)``) folded into
+    ``[0, 2**32)``: ``seed % 2**32``, for libraries that reject larger
+    seeds (scikit-learn's ``random_state``, ``numpy.random.seed``)."""
+    return int(seed) % 2**32
+
+
 __all__ = [
     "BUDGETS",
     "CAPABILITIES",
@@ -24,4 +32,5 @@ __all__ = [
     "ModelSpec",
     "__version__",
     "hookimpl",
+    "seed32",
 ]

@@ -47,9 +47,18 @@ class _Context:
                 raise click.ClickException(str(exc)) from exc
         return self._registry
 
-    def load_plugins(self) -> None:
-        """Load the plugins (and the metrics they register) without using them."""
-        _ = self.registry
+    def register_plugin_metrics(self) -> None:
+        """Add the metrics plugins declare (``register_metrics`` hook) to the
+        metric table, building no model or task: all reports need."""
+        from genbench.plugins import PluginError, get_plugin_manager
+        from genbench.registry import Registry, RegistryError
+
+        if self._registry is not None:
+            return
+        try:
+            Registry.metrics_only(get_plugin_manager(self.plugin_files))
+        except (PluginError, RegistryError) as exc:
+            raise click.ClickException(str(exc)) from exc
 
 
 @contextlib.contextmanager
@@ -185,9 +194,9 @@ def metrics() -> None:
 @click.option(
     "--leaderboards",
     "leaderboard_dir",
-    default=DEFAULT_LEADERBOARDS,
-    show_default=True,
     type=click.Path(file_okay=False, path_type=Path),
+    help="Where leaderboards go [default: leaderboards/ for --results results, else "
+    "DIR-leaderboards beside the results directory DIR].",
 )
 @click.option("--no-leaderboard", is_flag=True, help="Do not regenerate leaderboards.")
 @click.option(
@@ -213,6 +222,12 @@ def metrics() -> None:
     help="Seconds one plugin hook may run before the run fails.",
 )
 @click.option("--force", is_flag=True, help="Recompute runs that already have a record.")
+@click.option(
+    "--retrain",
+    is_flag=True,
+    help="Ignore cached checkpoints of the selected cells: train again (implies --force).",
+)
+@click.option("--show-tracebacks", is_flag=True, help="Print the traceback of every failed run.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.pass_obj
 def run(
@@ -229,6 +244,8 @@ def run(
     executor,
     hook_timeout,
     force,
+    retrain,
+    show_tracebacks,
     quiet,
 ) -> None:
     """Run models × tasks × seeds and regenerate the leaderboards.
@@ -271,7 +288,13 @@ def run(
     try:
         with _exit_on_sigterm():
             report = run_grid(
-                cells, settings, registry, executor=chosen_executor, force=force, on_done=progress
+                cells,
+                settings,
+                registry,
+                executor=chosen_executor,
+                force=force or retrain,
+                retrain=retrain,
+                on_done=progress,
             )
     except KeyboardInterrupt:
         progress.close()
@@ -285,10 +308,19 @@ def run(
     )
     for path in report.failed:
         click.echo(f"  failed: {_failure_line(path)}", err=True)
+        if show_tracebacks:
+            click.echo(_indent(_failure_traceback(path)), err=True)
+    if report.failed and not show_tracebacks:
+        click.echo("  (tracebacks: genbench show RECORD, or run with --show-tracebacks)", err=True)
     if not no_leaderboard:
+        from genbench.records.record import RecordError
         from genbench.report.leaderboard import build_leaderboards
 
-        files = build_leaderboards(results_dir, leaderboard_dir)
+        leaderboard_dir = leaderboard_dir or _leaderboards_for(results_dir)
+        try:
+            files = build_leaderboards(results_dir, leaderboard_dir)
+        except (RecordError, ValueError) as exc:
+            raise click.ClickException(str(exc)) from exc
         click.echo(f"leaderboards for {len(files)} tasks in {leaderboard_dir}/")
     if report.failed:
         sys.exit(1)
@@ -305,21 +337,25 @@ def run(
 @click.option(
     "--out",
     "out_dir",
-    default=DEFAULT_LEADERBOARDS,
-    show_default=True,
     type=click.Path(file_okay=False, path_type=Path),
+    help="Output directory [default: leaderboards/ for --results results, else "
+    "DIR-leaderboards beside the results directory DIR].",
 )
 @click.option("--budget", type=click.Choice(BUDGETS), help="Only runs at this budget.")
 @click.pass_obj
-def leaderboard(obj: _Context, results_dir: Path, out_dir: Path, budget: str | None) -> None:
-    """Regenerate Markdown/CSV leaderboards and plots from stored records."""
+def leaderboard(obj: _Context, results_dir: Path, out_dir: Path | None, budget: str | None) -> None:
+    """Regenerate Markdown/CSV leaderboards and plots from stored records.
+
+    A record that cannot be read (truncated, empty, not a record) is an
+    error naming the file: a leaderboard never silently drops a run."""
     from genbench.report.leaderboard import build_leaderboards
 
-    obj.load_plugins()  # plugins register their own metrics' columns
-
+    obj.register_plugin_metrics()
     try:
-        files = build_leaderboards(results_dir, out_dir, budget=budget)
-    except ValueError as exc:
+        files = build_leaderboards(
+            results_dir, out_dir or _leaderboards_for(results_dir), budget=budget
+        )
+    except ValueError as exc:  # RecordError is a ValueError
         raise click.ClickException(str(exc)) from exc
     for item in files:
         click.echo(f"{item.task}: {item.markdown}")
@@ -364,7 +400,10 @@ def leaderboard(obj: _Context, results_dir: Path, out_dir: Path, budget: str | N
     help="Absolute floor of the allowed worsening.",
 )
 @click.option(
-    "--strict", is_flag=True, help="Also fail when a baseline model or metric is missing."
+    "--allow-missing",
+    is_flag=True,
+    help="Pass even when a baseline model or metric is missing from the fresh results "
+    "(by default a missing comparison fails).",
 )
 @click.option("-a", "--all", "show_all", is_flag=True, help="Print every compared metric.")
 @click.pass_obj
@@ -375,20 +414,29 @@ def check(
     k_std: float,
     relative: float,
     absolute: float,
-    strict: bool,
+    allow_missing: bool,
     show_all: bool,
 ) -> None:
-    """Compare fresh results with a baseline; exit 1 on a regression."""
+    """Compare fresh results with a baseline.
+
+    Exits 0 when every baseline metric was compared and none regressed; 1 on
+    a regression, a model whose fresh runs all failed, or (without
+    --allow-missing) a baseline model or metric missing from the fresh
+    results; 2 when nothing can be compared: an unreadable record on either
+    side, no baseline records, or no metric compared at all."""
     from genbench.records.frame import records_to_frame
+    from genbench.records.record import RecordError
     from genbench.records.store import iter_records
     from genbench.report.regression import Tolerance, compare, has_regression
 
-    obj.load_plugins()  # plugins register their own metrics' directions
-
-    base = records_to_frame(iter_records(baseline))
+    obj.register_plugin_metrics()
+    try:
+        base = records_to_frame(iter_records(baseline))
+        fresh = records_to_frame(iter_records(results_dir))
+    except RecordError as exc:
+        _cannot_compare(str(exc))
     if base.empty:
-        raise click.ClickException(f"no records in baseline {str(baseline)!r}")
-    fresh = records_to_frame(iter_records(results_dir))
+        _cannot_compare(f"no records in baseline {str(baseline)!r}")
     table = compare(fresh, base, tolerance=Tolerance(k_std, relative, absolute))
     shown = table if show_all else table[table["status"] != "ok"]
     if shown.empty:
@@ -397,9 +445,107 @@ def check(
         click.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     counts = table["status"].value_counts().to_dict()
     click.echo(", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
-    if has_regression(table, strict=strict):
-        click.echo("regression detected", err=True)
+    if not table["status"].isin(["ok", "improved", "regressed", "failed"]).any():
+        _cannot_compare(
+            f"nothing compared: none of the {len(table)} baseline rows has fresh results in "
+            f"{str(results_dir)!r} (another budget, task or model set?)"
+        )
+    if has_regression(table, strict=not allow_missing):
+        missing = int((table["status"] == "missing").sum())
+        click.echo(
+            "regression detected"
+            + (f" ({missing} missing; --allow-missing accepts those)" if missing else ""),
+            err=True,
+        )
         sys.exit(1)
+
+
+CANNOT_COMPARE = 2
+"""``genbench check``'s exit status when the comparison could not be made
+(1 means it was made and something regressed)."""
+
+
+def _cannot_compare(message: str):
+    click.echo(f"Error: cannot compare: {message}", err=True)
+    sys.exit(CANNOT_COMPARE)
+
+
+@main.command()
+@click.argument("records", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+def show(records: tuple[Path, ...]) -> None:
+    """Print run records: configuration, status, metrics and, for a failed
+    run, the plugin, hook, reason and traceback."""
+    from genbench.records.store import iter_record_files
+
+    try:
+        located = list(iter_record_files(records))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for path, record in located:
+        config = record.config
+        click.echo(f"{path}")
+        click.echo(
+            f"  model {config.model.name} ({config.model.plugin} {config.model.plugin_version})"
+            f" on {config.task}, budget {config.budget}, seed {config.seed}: {record.status}"
+        )
+        if record.failure is not None:
+            failure = record.failure
+            click.echo(f"  failed in plugin {failure.plugin!r}, hook {failure.hook!r}")
+            click.echo(f"  reason: {failure.reason}")
+            if failure.traceback:
+                click.echo(_indent(failure.traceback.rstrip()))
+        for name, value in sorted(record.metrics.items()):
+            click.echo(f"  {name}: {value}")
+
+
+@main.command()
+@click.argument("model_names", nargs=-1, required=True)
+@click.option(
+    "-t",
+    "--task",
+    "task_names",
+    multiple=True,
+    help="Task to validate on (repeatable) [default: a small task per modality].",
+)
+@click.option("--budget", default="smoke", show_default=True, type=click.Choice(BUDGETS))
+@click.option(
+    "--no-audit",
+    is_flag=True,
+    help="Skip the likelihood audit on the kit's enumerable tasks.",
+)
+@click.option(
+    "--timeout",
+    "hook_timeout",
+    default=600.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds one hook call may take.",
+)
+@click.pass_obj
+def validate(obj: _Context, model_names, task_names, budget, no_audit, hook_timeout) -> None:
+    """Check that models keep genbench's plugin contract: output formats,
+    determinism, checkpoint and pickle round trips, reconstructions, and (on
+    tiny enumerable tasks) that likelihoods sum to at most 1. Exit 1 when a
+    check fails; every failure names the hook and what was wrong."""
+    from genbench.registry import RegistryError
+    from genbench.testing import ConformanceKit
+
+    try:
+        kit = ConformanceKit.from_plugins(obj.plugin_files, budget=budget, timeout=hook_timeout)
+        for name in model_names:
+            kit.registry.model(name)
+        for name in task_names:
+            kit.registry.task(name)
+    except RegistryError as exc:
+        raise click.UsageError(str(exc)) from exc
+    except Exception as exc:  # a plugin that cannot even load
+        raise click.ClickException(str(exc)) from exc
+    failed = False
+    for name in model_names:
+        report = kit.validate(name, tasks=task_names, audit=not no_audit)
+        click.echo(report.table())
+        failed = failed or not report.ok
+    sys.exit(1 if failed else 0)
 
 
 def _lookup(getter, name):
@@ -422,6 +568,30 @@ def _progress(total: int, quiet: bool):
 
     on_done.close = bar.close
     return on_done
+
+
+def _leaderboards_for(results_dir: Path) -> Path:
+    """Where leaderboards of ``results_dir`` go by default: ``leaderboards/``
+    for the default ``results/``, else ``<DIR>-leaderboards`` beside ``DIR``
+    (so ``--results fresh`` never overwrites the committed leaderboards)."""
+    if Path(results_dir).resolve() == DEFAULT_RESULTS.resolve():
+        return DEFAULT_LEADERBOARDS
+    resolved = Path(results_dir).resolve()
+    return Path(results_dir).parent / f"{resolved.name}-leaderboards"
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"    {line}" for line in text.splitlines())
+
+
+def _failure_traceback(path: Path) -> str:
+    from genbench.records.store import read_record
+
+    record = read_record(path)
+    failure = record.failure if record else None
+    if failure is None or not failure.traceback:
+        return "(no traceback kept)"
+    return failure.traceback.rstrip()
 
 
 def _failure_line(path: Path) -> str:

@@ -23,6 +23,14 @@ DEFAULT_BUDGET = "default"
 HOOK_TIMEOUT_S = 3600.0
 """Seconds one work hook (``fit``, ``sample``...) may run before the run fails."""
 
+HOOK_STOP_GRACE_S = 2.0
+"""Seconds a timed-out hook is given to stop once interrupted; one still
+running after that is stuck in native code and its process is replaced."""
+
+CLAIM_POLL_S = 1.0
+"""Seconds between looks at a cell another run has claimed (``genbench run``
+waits for its record instead of computing it twice)."""
+
 MODEL_INFO_TIMEOUT_S = 60.0
 """Seconds the ``model_info`` hook may take (it only reports facts)."""
 

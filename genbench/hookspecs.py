@@ -5,10 +5,12 @@ Conventions shared by all hooks:
 * Registration hooks (``register_*``) are called on every plugin; each hands
   objects to the ``register`` callback and returns nothing.
 * Work hooks (``fit``, ``sample``, ``log_likelihood``, ``reconstruct``,
-  ``model_info``) are ``firstresult``: pluggy calls implementations until one
-  returns something other than ``None``. An implementation returns ``None``
-  when the spec or model is not its own (check ``spec.plugin``/``spec.name``
-  or ``isinstance(model, YourModel)``).
+  ``model_info``) are called on **one plugin only**: the one that registered
+  the spec (``fit``) and so produced the model (every later hook). Another
+  plugin's implementations are never asked, so a plugin that forgets to
+  check whose model it was handed cannot answer for other plugins' models.
+  Within its own plugin an implementation may still return ``None`` ("no
+  answer"), e.g. for a model whose spec does not declare that capability.
 * Data formats at the boundary (``task.modality``):
 
   - ``image``: ``torch.uint8`` tensor ``N x C x H x W`` with values in
@@ -24,7 +26,11 @@ Conventions shared by all hooks:
   and the hook, and never reaches a metric.
 * Seeds are ``int`` in ``[0, 2**63)``, derived by the harness
   (:func:`genbench.hashing.derive_seed`); a plugin seeds every random draw
-  from them so a run is reproducible.
+  from them so a run is reproducible. ``torch.Generator().manual_seed`` and
+  ``numpy.random.default_rng`` take them as they are; libraries that want a
+  32-bit seed (scikit-learn's ``random_state``, ``numpy.random.seed``,
+  ``random.seed`` is fine) take :func:`genbench.seed32` ``(seed)``, which is
+  ``seed % 2**32``.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from genbench.checkpoints import Checkpoint
+    from genbench.metrics.info import MetricInfo
     from genbench.specs import LogLikelihood, ModelSpec
     from genbench.tasks.base import Task
 
@@ -69,6 +76,25 @@ def register_tasks(register: Callable[[Task], None]) -> None:
     """Hand this plugin's tasks (datasets) to ``register``, one
     :class:`genbench.tasks.base.Task` each. Task names look like
     ``"image/mnist"``: a modality, a slash, a name. Duplicates are errors."""
+
+
+@hookspec
+def register_metrics(register: Callable[[MetricInfo], MetricInfo]) -> None:
+    """Hand the metrics this plugin's models report (through ``model_info``
+    or a task's ``extra_metrics``) to ``register``, one
+    :class:`genbench.metrics.MetricInfo` each: name, unit, which way is
+    better, modalities, description and kind. Leaderboards and ``genbench
+    check`` learn columns and directions from here, without running a
+    model. Registering a name already known with different metadata is an
+    error; the identical metadata again is a no-op.
+
+    Example::
+
+        @genbench.hookimpl
+        def register_metrics(register):
+            register(MetricInfo("acceptance_rate", "1", True, ("text",),
+                                "Fraction of draft tokens accepted.", "speed"))
+    """
 
 
 # --------------------------------------------------------------------------

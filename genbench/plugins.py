@@ -7,13 +7,15 @@ through the ``genbench`` entry-point group. Environment switches:
   genbench's own distribution declares, so installed third-party plugins
   cannot change a run (the test suite sets it).
 * ``GENBENCH_PLUGINS=a,b`` is an allow-list of third-party entry-point
-  names to load (genbench's own are always loaded).
+  names to load (genbench's own are always loaded); a name that no
+  installed entry point has is an error naming the available ones.
 * ``GENBENCH_PLUGIN_FILES=path1.py:path2.py`` (``os.pathsep``-separated)
   loads plugins from Python files, like ``--plugin`` on the command line.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import importlib.util
 import os
@@ -21,6 +23,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pluggy
 
@@ -28,6 +31,9 @@ from genbench import PROJECT_NAME, hookspecs
 from genbench.specs import validate_name
 
 ENTRY_POINT_GROUP = "genbench"
+WORK_HOOKS: tuple[str, ...] = ("fit", "sample", "log_likelihood", "reconstruct", "model_info")
+"""Hooks that are only ever called on the plugin that owns the model (see
+:func:`call_owned`)."""
 DISABLE_AUTOLOAD_ENV = "GENBENCH_DISABLE_PLUGIN_AUTOLOAD"
 ALLOW_LIST_ENV = "GENBENCH_PLUGINS"
 PLUGIN_FILES_ENV = "GENBENCH_PLUGIN_FILES"
@@ -65,8 +71,11 @@ def get_plugin_manager(
     if autoload is None:
         autoload = os.environ.get(DISABLE_AUTOLOAD_ENV, "").strip() in ("", "0", "false")
     allow = _allow_list()
-    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        builtin = entry_point.dist is not None and entry_point.dist.name == PROJECT_NAME
+    entry_points = list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+    if autoload and allow is not None:
+        _check_allow_list(allow, entry_points)
+    for entry_point in entry_points:
+        builtin = _is_builtin(entry_point)
         if not builtin and not autoload:
             continue
         if not builtin and allow is not None and entry_point.name not in allow:
@@ -74,8 +83,17 @@ def get_plugin_manager(
         try:
             module = entry_point.load()
         except Exception as exc:
+            dist = entry_point.dist.name if entry_point.dist is not None else "?"
+            hint = (
+                ""
+                if builtin
+                else f"; to run without it set {DISABLE_AUTOLOAD_ENV}=1 (genbench's own plugins "
+                f"only), or {ALLOW_LIST_ENV}=<names> to load only the plugins you name, or "
+                f"uninstall {dist!r}"
+            )
             raise PluginError(
-                f"plugin {entry_point.name!r} ({entry_point.value}) failed to import: {exc}"
+                f"plugin {entry_point.name!r} ({entry_point.value}, from the installed "
+                f"distribution {dist!r}) failed to import: {type(exc).__name__}: {exc}{hint}"
             ) from exc
         register_plugin(pm, module, entry_point.name, dist=entry_point.dist)
     files = [*plugin_files, *_env_plugin_files()]
@@ -144,6 +162,79 @@ def load_plugin_file(path: str | Path) -> ModuleType:
         del sys.modules[module_name]
         raise PluginError(f"plugin file {str(path)!r} failed to import: {exc}") from exc
     return module
+
+
+def call_owned(pm: pluggy.PluginManager, hook: str, plugin: str, **kwargs: Any) -> Any:
+    """Call ``hook`` on the plugin named ``plugin`` only, and return its
+    first non-``None`` answer (``None`` when it has no implementation or
+    every one returned ``None``).
+
+    pluggy calls every plugin's implementation of a ``firstresult`` hook,
+    the last registered first, until one answers: a plugin whose ``sample``
+    forgets its "not mine, return ``None``" guard would answer for every
+    model. Work hooks are therefore never broadcast: the plugin that owns
+    the spec (``spec.plugin``) is the only one asked, for ``fit`` and for
+    every later hook on the model its ``fit`` returned.
+    """
+    caller = getattr(pm.hook, hook)
+    # get_hookimpls() is in call order reversed: pluggy calls the last first
+    for impl in reversed(caller.get_hookimpls()):
+        if impl.plugin_name != plugin or impl.hookwrapper or impl.wrapper:
+            continue
+        result = impl.function(*[kwargs[name] for name in impl.argnames])
+        if result is not None:
+            return result
+    return None
+
+
+def plugin_source_hash(plugin: object) -> str | None:
+    """SHA-256 (hex, 16 characters) of a plugin's source: every ``.py``
+    file of its package (recursively), or its one file for a module.
+    ``None`` when the plugin has no source files (an object built in
+    memory)."""
+    if not isinstance(plugin, ModuleType):
+        plugin = sys.modules.get(type(plugin).__module__)
+        if plugin is None:
+            return None
+    paths = getattr(plugin, "__path__", None)
+    if paths:
+        files = sorted({f for root in paths for f in Path(root).rglob("*.py")})
+        base = Path(next(iter(paths)))
+    else:
+        source = getattr(plugin, "__file__", None)
+        if not source or not str(source).endswith(".py"):
+            return None
+        files, base = [Path(source)], Path(source).parent
+    digest = hashlib.sha256()
+    for file in files:
+        try:
+            name = file.relative_to(base).as_posix()
+        except ValueError:
+            name = file.name
+        digest.update(f"{name}\0".encode())
+        digest.update(file.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _is_builtin(entry_point: importlib.metadata.EntryPoint) -> bool:
+    return entry_point.dist is not None and entry_point.dist.name == PROJECT_NAME
+
+
+def _check_allow_list(allow: set[str], entry_points: list[importlib.metadata.EntryPoint]) -> None:
+    """An allow-list name that no installed entry point has is a typo: say
+    so, with the names that exist, instead of silently loading nothing."""
+    known = {ep.name for ep in entry_points}
+    unknown = sorted(allow - known)
+    if unknown:
+        third_party = sorted(ep.name for ep in entry_points if not _is_builtin(ep))
+        raise PluginError(
+            f"{ALLOW_LIST_ENV} names {', '.join(map(repr, unknown))}, which no installed "
+            f"genbench plugin has; installed third-party plugins: "
+            f"{', '.join(third_party) if third_party else 'none'} "
+            f"(genbench's own, always loaded: "
+            f"{', '.join(sorted(ep.name for ep in entry_points if _is_builtin(ep)))})"
+        )
 
 
 def _allow_list() -> set[str] | None:

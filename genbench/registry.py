@@ -15,7 +15,8 @@ import inspect
 from collections.abc import Iterable
 from pathlib import Path
 
-from genbench.plugins import PluginManager
+from genbench.metrics.info import MetricInfo, register_metric
+from genbench.plugins import PluginManager, plugin_source_hash
 from genbench.specs import ModelSpec
 from genbench.tasks.base import Task
 
@@ -32,17 +33,42 @@ class Registry:
             ``plugin_version`` filled in).
         tasks: task name → :class:`Task`.
         task_plugins: task name → name of the plugin that registered it.
+        metrics: metric name → :class:`MetricInfo` registered by plugins
+            through ``register_metrics`` (also added to genbench's metric
+            table, so reports know their units and directions).
+
+    Raises:
+        RegistryError: a plugin registered something invalid (a bad or
+            duplicate name, not a ``ModelSpec``/``Task``) or its
+            registration hook raised; the message names the plugin.
     """
 
-    def __init__(self, pm: PluginManager) -> None:
+    def __init__(self, pm: PluginManager, *, models_and_tasks: bool = True) -> None:
         self.pm = pm
         self.models: dict[str, ModelSpec] = {}
         self.tasks: dict[str, Task] = {}
         self.task_plugins: dict[str, str] = {}
-        for impl in pm.hook.register_models.get_hookimpls():
-            impl.function(register=self._model_registrar(impl.plugin_name))
-        for impl in pm.hook.register_tasks.get_hookimpls():
-            impl.function(register=self._task_registrar(impl.plugin_name))
+        self.metrics: dict[str, MetricInfo] = {}
+        self._source_hashes: dict[str, str | None] = {}
+        self._collect("register_metrics", self._metric_registrar)
+        if models_and_tasks:
+            self._collect("register_models", self._model_registrar)
+            self._collect("register_tasks", self._task_registrar)
+
+    @classmethod
+    def metrics_only(cls, pm: PluginManager) -> Registry:
+        """A registry of the plugins' metrics alone (``register_metrics``):
+        what reports need, without building any model or task."""
+        return cls(pm, models_and_tasks=False)
+
+    def _collect(self, hook: str, registrar) -> None:
+        for impl in getattr(self.pm.hook, hook).get_hookimpls():
+            try:
+                impl.function(register=registrar(impl.plugin_name))
+            except RegistryError:
+                raise
+            except Exception as exc:
+                raise RegistryError(f"plugin {impl.plugin_name!r}: {hook} failed: {exc}") from exc
 
     def plugin_version(self, plugin_name: str) -> str:
         """The version of a plugin's distribution; for a plugin loaded from a
@@ -59,6 +85,33 @@ class Registry:
         if source:
             return "file-" + hashlib.sha256(Path(source).read_bytes()).hexdigest()[:16]
         return "unversioned"
+
+    def plugin_source(self, plugin_name: str) -> str | None:
+        """SHA-256 prefix of a plugin's source files (see
+        :func:`genbench.plugins.plugin_source_hash`): part of every checkpoint
+        key, so editing a plugin's code retrains its models even when its
+        version number stays the same."""
+        if plugin_name not in self._source_hashes:
+            plugin = self.pm.get_plugin(plugin_name)
+            self._source_hashes[plugin_name] = (
+                plugin_source_hash(plugin) if plugin is not None else None
+            )
+        return self._source_hashes[plugin_name]
+
+    def _metric_registrar(self, plugin_name: str):
+        def register(info: MetricInfo) -> MetricInfo:
+            if not isinstance(info, MetricInfo):
+                raise RegistryError(
+                    f"plugin {plugin_name!r} registered {type(info).__name__}, not a MetricInfo"
+                )
+            try:
+                registered = register_metric(info)
+            except ValueError as exc:
+                raise RegistryError(f"plugin {plugin_name!r}: {exc}") from exc
+            self.metrics[info.name] = registered
+            return registered
+
+        return register
 
     def _model_registrar(self, plugin_name: str):
         def register(spec: ModelSpec) -> None:

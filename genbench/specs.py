@@ -28,17 +28,28 @@ hook boundary (see :mod:`genbench.hookspecs`)."""
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
+MAX_NAME_LENGTH = 100
+"""Longest plugin, model, family or task name: names become file and
+directory names (``<results>/<task>/<model>/...``, previews), and most file
+systems refuse a component over 255 bytes."""
+
 
 def validate_name(name: str, what: str) -> str:
     """Return ``name`` if it is usable as a file name and table key.
 
     Raises:
-        ValueError: naming ``what`` when the name is empty, has surrounding or
-            inner whitespace, a path separator, or other characters outside
+        ValueError: naming ``what`` when the name is empty, longer than
+            :data:`MAX_NAME_LENGTH` characters, has surrounding or inner
+            whitespace, a path separator, or other characters outside
             ``[A-Za-z0-9_.+-]`` (a leading character must be alphanumeric).
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"{what} name must be a non-empty string, got {name!r}")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ValueError(
+            f"{what} name {name[:40]!r}... is {len(name)} characters long; the limit is "
+            f"{MAX_NAME_LENGTH} (names become file names)"
+        )
     if name != name.strip() or any(c.isspace() for c in name):
         raise ValueError(f"{what} name {name!r} must not contain whitespace")
     if "/" in name or "\\" in name:

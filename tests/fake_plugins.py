@@ -1,7 +1,10 @@
 """Tiny plugins for the harness tests, loaded with ``--plugin`` (a file, so
 spawned and Dask workers can load it too).
 
-Each fake model misbehaves in one way on the toy tasks; ``fake-good`` is a
+Each fake model misbehaves in one way on the toy tasks (``fake-hangs``,
+``fake-spins`` and ``fake-stuck`` run past any time limit: sleeping in short
+steps, busy-looping in Python, and asleep in native code, which no
+exception can interrupt); ``fake-good`` is a
 well-behaved Gaussian whose quality is set by ``options["scale"]`` (used to
 make a deliberately degraded model for the regression check).
 """
@@ -22,6 +25,8 @@ _BEHAVIOURS = {
     "fake-dtype": {},
     "fake-raises": {},
     "fake-hangs": {},
+    "fake-spins": {},
+    "fake-stuck": {},
     "fake-none": {},
     "fake-ll-shape": {},
 }
@@ -74,8 +79,16 @@ def sample(model, n, seed):
         points = points[:, :1]
     elif model.name == "fake-dtype":
         points = points.double()
-    elif model.name == "fake-hangs":
-        time.sleep(30)
+    elif model.name == "fake-hangs":  # sleeps in short steps: interruptible
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+    elif model.name == "fake-spins":  # a busy loop in Python: interruptible
+        count = 0
+        while True:
+            count += 1
+    elif model.name == "fake-stuck":  # stuck in native code: cannot be interrupted
+        time.sleep(float(os.environ.get("FAKE_STUCK_SECONDS", "600")))
     return points
 
 

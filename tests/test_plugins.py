@@ -55,7 +55,7 @@ def test_autoload_switch_skips_third_party_entry_points(monkeypatch):
     assert seen == []
     with pytest.raises(PluginError, match=r"plugin .intruder. .* failed to import"):
         get_plugin_manager(autoload=True)
-    monkeypatch.setenv("GENBENCH_PLUGINS", "another")
+    monkeypatch.setenv("GENBENCH_PLUGINS", "families")
     get_plugin_manager(autoload=True)  # not on the allow-list: skipped
     assert seen == ["loaded"]
 

@@ -3,8 +3,10 @@
 Each number in a result record is keyed by a metric name registered here, so
 a leaderboard can rank, label and group columns without special cases. The
 engine's own metrics and the names the harness and tasks emit are registered
-on import; other modules (text and audio metrics, plugins) call
-:func:`register_metric` at import time.
+on import; genbench's other metric modules (text metrics) call
+:func:`register_metric` when imported. Plugins declare theirs through the
+``register_metrics`` hook, which the registry (``genbench.registry``) hands
+to :func:`register_metric`.
 """
 
 from __future__ import annotations

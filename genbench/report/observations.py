@@ -126,7 +126,7 @@ def _best_likelihood(summary: pd.DataFrame) -> list[str]:
         if column in summary and summary[column].notna().any():
             rows = summary.dropna(subset=[column])
             best = rows.loc[rows[column].idxmin()]
-            kind = "exact" if best["likelihood_exact"] is True else "an upper bound"
+            kind = "exact" if _is_true(best["likelihood_exact"]) else "an upper bound"
             return [
                 f"Best likelihood: {_name(best)} at {format_number(best[column])} {unit} "
                 f"({kind}); {len(rows)} rows report a likelihood."
@@ -214,3 +214,9 @@ def _decoding_trade_off(summary: pd.DataFrame) -> list[str]:
                 text += f"; within that spread of it: {', '.join(others)}"
         notes.append(text + ".")
     return notes
+
+
+def _is_true(value: object) -> bool:
+    """True for ``True`` and ``numpy.bool_(True)`` (an all-boolean column
+    holds the latter, which ``is True`` misses); False for NA."""
+    return value is not None and value is not pd.NA and not pd.isna(value) and bool(value)

@@ -17,6 +17,12 @@ Each has ``for_cells(n)`` (the executor to use for ``n`` pending cells),
 :class:`concurrent.futures.Executor`. Worker processes load plugins from
 entry points and ``--plugin`` files themselves, so a plugin must be
 importable there.
+
+A hook that times out is interrupted in its thread; one stuck in native
+code cannot be, and keeps running (see :mod:`genbench.run.hooks`). A
+process pool's worker in that state is replaced by a fresh process before
+it runs another cell (:class:`RecyclingProcessPool`), so a hung hook never
+slows or times out the next model's run.
 """
 
 from __future__ import annotations
@@ -25,9 +31,12 @@ import concurrent.futures
 import contextlib
 import multiprocessing
 import os
+import queue
 import signal
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -100,15 +109,11 @@ class ProcessPool(Executor):
 
     @contextlib.contextmanager
     def open(self) -> Iterator[concurrent.futures.Executor]:
-        pool = concurrent.futures.ProcessPoolExecutor(
-            self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_leave_interrupts_to_the_driver,
-        )
+        pool = RecyclingProcessPool(self.workers)
         try:
             yield pool
         except BaseException:
-            _stop_now(pool)
+            pool.stop_now()
             raise
         pool.shutdown(wait=True)
 
@@ -194,24 +199,180 @@ def parse_executor(spec: str) -> Executor:
     raise ExecutorSpecError(f"unknown executor {spec!r}; {USAGE}")
 
 
+class RecyclingProcessPool(concurrent.futures.Executor):
+    """``workers`` spawned processes, each fed one call at a time by a
+    thread of this process. A worker that reports a stray hook (a timed-out
+    hook it could not stop) exits after sending its result and is replaced
+    by a fresh process; one that dies fails its call with
+    :class:`BrokenProcessPool` and is replaced too.
+
+    Attributes:
+        replaced: how many worker processes were replaced so far.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self._context = multiprocessing.get_context("spawn")
+        self._calls: queue.Queue = queue.Queue()
+        self._lock = threading.Lock()
+        self._processes: dict[int, multiprocessing.process.BaseProcess] = {}
+        self._running: dict[int, concurrent.futures.Future] = {}
+        self._stopping = False
+        self.replaced = 0
+        self._threads = [
+            threading.Thread(target=self._serve, args=(i,), name=f"genbench-pool-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any):
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        if self._stopping:
+            raise RuntimeError("cannot submit to a pool that is shutting down")
+        self._calls.put((future, fn, args, kwargs))
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if cancel_futures:
+            self._cancel_queued()
+        for _ in self._threads:
+            self._calls.put(None)
+        if wait:
+            for thread in self._threads:
+                thread.join()
+
+    def stop_now(self) -> None:
+        """Cancel the calls not started, end every worker at once and fail
+        their calls with :class:`BrokenProcessPool` (their cells are lost;
+        no record was written, so a re-run computes them)."""
+        self._stopping = True
+        self._cancel_queued()
+        with self._lock:
+            processes = list(self._processes.values())
+            running = list(self._running.values())
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join(timeout=10)
+        for future in running:
+            _settle(future, False, BrokenProcessPool("the pool was stopped"))
+        for _ in self._threads:
+            self._calls.put(None)
+
+    def _cancel_queued(self) -> None:
+        while True:
+            try:
+                item = self._calls.get_nowait()
+            except queue.Empty:
+                return
+            if item is not None:
+                item[0].cancel()
+
+    def _start(self, index: int):
+        parent, child = self._context.Pipe()
+        process = self._context.Process(
+            target=_pool_worker, args=(child,), name=f"genbench-worker-{index}", daemon=True
+        )
+        process.start()
+        child.close()
+        with self._lock:
+            self._processes[index] = process
+        return process, parent
+
+    def _retire(self, index: int, process, connection, *, kill: bool) -> None:
+        with contextlib.suppress(OSError):
+            connection.close()
+        if kill:
+            process.kill()
+        process.join(timeout=10)
+        if process.is_alive():
+            process.kill()
+            process.join(timeout=10)
+        with self._lock:
+            if self._processes.get(index) is process:
+                del self._processes[index]
+
+    def _serve(self, index: int) -> None:
+        process = connection = None
+        while True:
+            item = self._calls.get()
+            if item is None or self._stopping:
+                break
+            future, fn, args, kwargs = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            if process is None:
+                process, connection = self._start(index)
+            with self._lock:
+                self._running[index] = future
+            try:
+                connection.send((fn, args, kwargs))
+                ok, value, replace = connection.recv()
+            except (EOFError, OSError) as exc:
+                code = process.exitcode
+                self._retire(index, process, connection, kill=True)
+                process = connection = None
+                self.replaced += 1
+                _settle(
+                    future,
+                    False,
+                    BrokenProcessPool(f"a worker process died (exit code {code}): {exc!r}"),
+                )
+                continue
+            finally:
+                with self._lock:
+                    self._running.pop(index, None)
+            if replace:
+                self._retire(index, process, connection, kill=False)
+                process = connection = None
+                self.replaced += 1
+            _settle(future, ok, value)
+        if process is not None:
+            with contextlib.suppress(OSError):
+                connection.send(None)
+            self._retire(index, process, connection, kill=False)
+
+
+def _settle(future: concurrent.futures.Future, ok: bool, value: Any) -> None:
+    """Give ``future`` its outcome unless another thread already did."""
+    with contextlib.suppress(concurrent.futures.InvalidStateError):
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+
+
+def _pool_worker(connection) -> None:
+    """A :class:`RecyclingProcessPool` worker: run calls until told to stop,
+    and exit after any call that left a stray hook running."""
+    from genbench.run.hooks import process_is_clean
+
+    _leave_interrupts_to_the_driver()
+    while True:
+        try:
+            message = connection.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        fn, args, kwargs = message
+        try:
+            ok, value = True, fn(*args, **kwargs)
+        except BaseException as exc:
+            ok, value = False, exc
+        replace = not process_is_clean()
+        try:
+            connection.send((ok, value, replace))
+        except Exception as exc:  # an unpicklable result
+            connection.send((False, RuntimeError(f"result could not be sent: {exc!r}"), replace))
+        if replace:
+            os._exit(0)  # the stray thread dies with the process
+
+
 def _leave_interrupts_to_the_driver() -> None:
     """Worker initializer: ignore SIGINT. A terminal's Ctrl-C reaches the
     whole process group; the driver alone decides what stops."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _stop_now(pool: concurrent.futures.ProcessPoolExecutor) -> None:
-    """Cancel the cells not started and end the workers at once, instead of
-    letting ``shutdown`` wait for every submitted cell. Cells in progress are
-    lost; their records were never written, so a re-run computes them."""
-    # The worker processes are not public before Python 3.14's
-    # terminate_workers(); shutdown() drops the mapping, so take it first.
-    processes = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        process.join(timeout=10)
 
 
 def _positive_int(text: str, spec: str) -> int:

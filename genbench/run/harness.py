@@ -34,16 +34,23 @@ from genbench.tasks.validation import SampleValidationError
 
 
 def run_cell(
-    cell: Cell, config: RunConfig, settings: RunSettings, registry: Registry
+    cell: Cell,
+    config: RunConfig,
+    settings: RunSettings,
+    registry: Registry,
+    *,
+    retrain: bool = False,
 ) -> CellOutcome:
     """Run one cell and describe it as a record; never raises for a
     plugin's fault. A failure becomes ``status: failed`` with the plugin,
-    hook and reason; the partial timings and metrics gathered so far are
-    kept."""
+    hook, reason and the plugin's part of the traceback; the partial
+    timings and metrics gathered so far are kept. ``retrain`` hands ``fit``
+    an empty checkpoint slot (the cached one is overwritten)."""
     started = datetime.now(timezone.utc)
     spec = registry.model(cell.model)
     task = registry.task(cell.task)
     run = _CellRun(cell, config, settings, registry, spec.plugin)
+    run.retrain = retrain
     preview, failure = None, None
     try:
         preview = run.execute(task)
@@ -96,6 +103,7 @@ class _CellRun:
         self.info: dict[str, float] = {}
         self.timings: dict[str, float] = {}
         self.checkpoint_digest: str | None = None
+        self.retrain = False
         self.features = FeatureCache(Path(settings.cache_dir) / "features")
 
     def hook(self, name: str, **kwargs: Any) -> Any:
@@ -111,15 +119,27 @@ class _CellRun:
     def fail(self, hook: str, exc: Exception) -> HookFailure:
         return HookFailure(self.plugin, hook, str(exc), type(exc).__name__)
 
+    def checkpoint_key(self) -> dict[str, Any]:
+        """The checkpoint's key: the run's training key plus the hash of the
+        plugin's source files, so an edited plugin retrains even when its
+        version (part of the config hash, kept stable for committed
+        records) did not change."""
+        return {
+            **self.config.training_key(),
+            "plugin_source": self.registry.plugin_source(self.plugin),
+        }
+
     def execute(self, task: Task) -> Any:
         spec = self.registry.model(self.cell.model)
         budget, seeds, n = self.cell.budget, self.config.derived_seeds, self.config.n_samples
 
         checkpoint = Checkpoint(
-            Path(self.settings.cache_dir) / "checkpoints", self.config.training_key()
+            Path(self.settings.cache_dir) / "checkpoints",
+            self.checkpoint_key(),
+            ignore_cached=self.retrain,
         )
         self.checkpoint_digest = checkpoint.digest
-        cached = checkpoint.path.exists()
+        cached = checkpoint.path.exists() and not self.retrain
         model = self.hook(
             "fit", spec=spec, task=task, budget=budget, seed=seeds.fit, checkpoint=checkpoint
         )

@@ -42,7 +42,11 @@ def one_thread() -> Iterator[None]:
 
 
 def run_on_one_thread(
-    cell: Cell, config: RunConfig, settings: RunSettings, registry: Registry
+    cell: Cell,
+    config: RunConfig,
+    settings: RunSettings,
+    registry: Registry,
+    retrain: bool = False,
 ) -> CellOutcome:
     """Run one cell on one thread (see :func:`one_thread`); never raises for
     a plugin's fault.
@@ -54,12 +58,14 @@ def run_on_one_thread(
     about 35 s with a second worker running).
     """
     with one_thread():
-        return run_cell(cell, config, settings, registry)
+        return run_cell(cell, config, settings, registry, retrain=retrain)
 
 
-def execute_cell(cell: Cell, config: RunConfig, settings: RunSettings) -> CellOutcome:
+def execute_cell(
+    cell: Cell, config: RunConfig, settings: RunSettings, retrain: bool = False
+) -> CellOutcome:
     """Entry point for process-pool and Dask workers: build (once) this
     process's plugin registry from ``settings`` and run the cell on one
     thread."""
     registry = worker_registry(settings.plugin_files, Path(settings.cache_dir))
-    return run_on_one_thread(cell, config, settings, registry)
+    return run_on_one_thread(cell, config, settings, registry, retrain)

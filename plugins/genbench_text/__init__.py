@@ -7,6 +7,13 @@ This package is an ordinary plugin, registered through the ``genbench``
 entry-point group exactly as a third-party plugin is.
 """
 
-from genbench_text.plugin import fit, log_likelihood, model_info, register_models, sample
+from genbench_text.plugin import (
+    fit,
+    log_likelihood,
+    model_info,
+    register_metrics,
+    register_models,
+    sample,
+)
 
-__all__ = ["fit", "log_likelihood", "model_info", "register_models", "sample"]
+__all__ = ["fit", "log_likelihood", "model_info", "register_metrics", "register_models", "sample"]

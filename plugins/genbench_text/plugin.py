@@ -10,7 +10,7 @@ import torch
 
 from genbench import LogLikelihood, ModelSpec, hookimpl
 from genbench.checkpoints import Checkpoint
-from genbench.metrics.info import MetricInfo, register_metric
+from genbench.metrics.info import MetricInfo
 from genbench.metrics.kneser_ney import KneserNeyLM
 from genbench.tasks.base import Task
 from genbench.tasks.text import TextTask
@@ -23,53 +23,52 @@ from genbench_text.training import TrainingConfig, train_language_model
 from genbench_text.transformer import CausalTransformer, TransformerConfig
 
 _SPECS = {spec.name: spec for spec in model_specs()}
-ACCEPTANCE_RATE = register_metric(
-    MetricInfo(
-        "acceptance_rate",
-        "1",
-        True,
-        ("text",),
-        "Speculative decoding: fraction of draft tokens the target accepted, on a "
-        "calibration batch of 100 prompts.",
-        "speed",
-    )
+ACCEPTANCE_RATE = MetricInfo(
+    "acceptance_rate",
+    "1",
+    True,
+    ("text",),
+    "Speculative decoding: fraction of draft tokens the target accepted, on a "
+    "calibration batch of 100 prompts.",
+    "speed",
 )
-TOKENS_PER_TARGET_CALL = register_metric(
-    MetricInfo(
-        "tokens_per_target_call",
-        "tokens/call",
-        True,
-        ("text",),
-        "Speculative decoding: tokens produced per target verification of one sequence "
-        "(1 for direct sampling), on the calibration batch.",
-        "speed",
-    )
+TOKENS_PER_TARGET_CALL = MetricInfo(
+    "tokens_per_target_call",
+    "tokens/call",
+    True,
+    ("text",),
+    "Speculative decoding: tokens produced per target verification of one sequence "
+    "(1 for direct sampling), on the calibration batch.",
+    "speed",
 )
-GENERATION_BATCH_INFO = register_metric(
-    MetricInfo(
-        "generation_batch",
-        "sequences",
-        None,
-        ("text",),
-        "Sequences a text model generates at once (batched, KV-cached decoding); "
-        "samples per second are the throughput at this batch size.",
-        "model",
-    )
+GENERATION_BATCH_INFO = MetricInfo(
+    "generation_batch",
+    "sequences",
+    None,
+    ("text",),
+    "Sequences a text model generates at once (batched, KV-cached decoding); "
+    "samples per second are the throughput at this batch size.",
+    "model",
 )
-BPE_VOCABULARY = register_metric(
-    MetricInfo(
-        "bpe_vocabulary",
-        "tokens",
-        None,
-        ("text",),
-        "Token ids of a BPE language model's byte-level tokeniser (256 bytes plus merges).",
-        "model",
-    )
+BPE_VOCABULARY = MetricInfo(
+    "bpe_vocabulary",
+    "tokens",
+    None,
+    ("text",),
+    "Token ids of a BPE language model's byte-level tokeniser (256 bytes plus merges).",
+    "model",
 )
 CALIBRATION_SEED = 0
 """Seeds the speculative row's calibration batch (acceptance rate)."""
 BPE_STATE = "bpe.tokenizer"
 """Checkpoint entry holding a BPE model's tokeniser (its JSON as bytes)."""
+
+
+@hookimpl
+def register_metrics(register: Callable[[MetricInfo], MetricInfo]) -> None:
+    """The metrics the text rows report besides genbench's own."""
+    for info in (ACCEPTANCE_RATE, TOKENS_PER_TARGET_CALL, GENERATION_BATCH_INFO, BPE_VOCABULARY):
+        register(info)
 
 
 @hookimpl

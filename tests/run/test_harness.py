@@ -93,7 +93,7 @@ def test_successful_record_has_metrics_and_provenance(registry, tmp_path, cache_
         ("fake-shape", "sample", r"expected shape \((\d+), 2\), got \(\1, 1\)"),
         ("fake-dtype", "sample", "expected dtype torch.float32, got torch.float64"),
         ("fake-raises", "fit", "RuntimeError: the fake plugin exploded while fitting"),
-        ("fake-none", "log_likelihood", "no plugin answered"),
+        ("fake-none", "log_likelihood", "did not answer"),
         ("fake-ll-shape", "log_likelihood", r"one value per example, shape \(\d+,\)"),
         ("fake-hangs", "sample", "timed out after 2 s"),
     ],
