@@ -14,6 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "genbench"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("genbench.cli", "genbench.__main__"),
     ("genbench.report",),
+    ("genbench.testing",),
     ("genbench.run",),
     ("genbench.records",),
     ("genbench.registry", "genbench.plugins", "genbench.hookspecs"),
