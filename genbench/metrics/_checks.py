@@ -62,3 +62,23 @@ def positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
     if value < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
     return int(value)
+
+
+def enough_samples(
+    metric: str, symbol: str, count: int, minimum: int, *, what: str = "samples"
+) -> None:
+    """Raise ``ValueError`` unless ``count >= minimum``, with a message that
+    names the metric, the count and the minimum, e.g. ``"KID needs at least
+    4 generated samples (M), got M=3"``.
+
+    Args:
+        metric: the metric's name as a reader knows it (``"KID"``).
+        symbol: the count's symbol (``"N"`` real, ``"M"`` generated).
+        count: how many samples were given.
+        minimum: the smallest count the metric's definition allows.
+        what: what is counted (``"generated samples"``).
+    """
+    if count < minimum:
+        raise ValueError(
+            f"{metric} needs at least {minimum} {what} ({symbol}), got {symbol}={count}"
+        )

@@ -1,12 +1,14 @@
 """The sample-metric engine: a prepared real reference, then one call per model.
 
 :func:`prepare_reference` does the work that depends only on the real (and
-training) features: Fréchet statistics and their covariance factor, the real
-k-NN radii, the de-duplicated training neighbours. :func:`sample_metrics`
-then scores one set of generated features against it:
+training) features: Fréchet statistics with the R factor of the centred
+real features, the exact real k-NN radii, the de-duplicated training
+neighbours. :func:`sample_metrics` then scores one set of generated
+features against it:
 
-* FID from the generated Fréchet statistics (one symmetric eigenvalue
-  problem, using the reference's cached factor);
+* FID from the generated Fréchet statistics (a QR decomposition of the
+  generated features and the singular values of the product of the two R
+  factors);
 * one pass over blocks of generated rows: each block's inner products with
   the generated and the real features feed precision, recall, density,
   coverage and, unless the KID subsets are cheaper on their own (low
@@ -51,12 +53,13 @@ from genbench.metrics.memorisation import (
     memorisation_against,
 )
 from genbench.metrics.neighbours import NeighbourCounts, RealNeighbourhood
-from genbench.metrics.pairwise import as_float32, generated_gram_blocks
+from genbench.metrics.pairwise import as_float32, generated_gram_blocks, screening_features
 
-REFERENCE_FORMAT_VERSION = 1
-"""Bumped whenever :meth:`Reference.to_arrays` changes meaning."""
+REFERENCE_FORMAT_VERSION = 2
+"""Bumped whenever :meth:`Reference.to_arrays` changes meaning (2: the
+Fréchet R factor replaces the covariance; exact squared k-NN radii)."""
 
-_RADIUS_PREFIX = "real_radius_k"
+_RADIUS_PREFIX = "real_squared_radius_k"
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,8 +67,9 @@ class Reference:
     """Everything about the real side that every model's metrics reuse.
 
     Attributes:
-        frechet: Fréchet statistics of the real features.
-        neighbourhood: real features (float32) and their k-NN radii.
+        frechet: Fréchet statistics (mean, R-factor root) of the real features.
+        neighbourhood: real features (float32) and their exact squared k-NN
+            radii.
         training: de-duplicated training features and their nearest-neighbour
             distances, for memorisation; ``None`` to skip memorisation.
     """
@@ -106,12 +110,12 @@ class Reference:
         arrays = {
             "format_version": np.asarray(REFERENCE_FORMAT_VERSION),
             "frechet_mu": self.frechet.mu,
-            "frechet_sigma": self.frechet.sigma,
+            "frechet_root": self.frechet.root,
             "frechet_n": np.asarray(self.frechet.n),
             "real_features": self.neighbourhood.features,
         }
-        for k, radius in self.neighbourhood.radii.items():
-            arrays[f"{_RADIUS_PREFIX}{k}"] = radius
+        for k, squared_radius in self.neighbourhood.squared_radii.items():
+            arrays[f"{_RADIUS_PREFIX}{k}"] = squared_radius
         if self.training is not None:
             arrays["train_features"] = self.training.features
             arrays["train_nearest_distances"] = self.training.nearest_distances
@@ -131,7 +135,7 @@ class Reference:
                 f"reference arrays have format version {version}, "
                 f"expected {REFERENCE_FORMAT_VERSION}; prepare the reference again"
             )
-        required = ("frechet_mu", "frechet_sigma", "frechet_n", "real_features")
+        required = ("frechet_mu", "frechet_root", "frechet_n", "real_features")
         missing = [name for name in required if name not in arrays]
         if missing:
             raise ValueError(f"reference arrays lack {missing}")
@@ -147,7 +151,7 @@ class Reference:
             )
         return cls(
             frechet=FrechetStatistics(
-                arrays["frechet_mu"], arrays["frechet_sigma"], int(arrays["frechet_n"])
+                arrays["frechet_mu"], arrays["frechet_root"], int(arrays["frechet_n"])
             ),
             neighbourhood=RealNeighbourhood(arrays["real_features"], radii),
             training=training,
@@ -157,17 +161,17 @@ class Reference:
 def prepare_reference(
     real: np.ndarray, train: np.ndarray | None = None, *, block_size: int | None = None
 ) -> Reference:
-    """Prepare the real side once: Fréchet statistics (with their factor),
-    k-NN radii for k=3 and k=5, and, when ``train`` is given, the training
-    neighbours for memorisation.
+    """Prepare the real side once: Fréchet statistics (with the R factor),
+    exact k-NN radii for k=3 and k=5, and, when ``train`` is given, the
+    training neighbours for memorisation.
 
     Raises:
         ValueError: for NaN/inf, non-2-D arrays, mismatched dimensions, or
-            too few points (6 real points; 2 distinct training points).
+            too few points (6 real points, naming the metric, N and the
+            minimum; 2 distinct training points).
     """
-    real = feature_matrix(real, "real features", min_rows=2)
+    real = feature_matrix(real, "real features")
     frechet = frechet_statistics(real)
-    frechet.factor  # noqa: B018 -- computed now so every model reuses it
     training = None
     if train is not None:
         train = feature_matrix(train, "training features")
@@ -186,7 +190,7 @@ def sample_metrics(
     *,
     generated_probs: np.ndarray | None = None,
     kid_subsets: int = 100,
-    kid_subset_size: int = 1000,
+    kid_subset_size: int | None = None,
     kid_seed: int = 2020,
     memorisation_threshold: float = DEFAULT_THRESHOLD,
     block_size: int | None = None,
@@ -199,7 +203,8 @@ def sample_metrics(
         generated_probs: ``(M, C)`` classifier probabilities of the same
             samples, for the Inception Score; ``None`` to skip it.
         kid_subsets, kid_subset_size, kid_seed: KID subset draws (see
-            :func:`genbench.metrics.kid.kernel_inception_distance`).
+            :func:`genbench.metrics.kid.kernel_inception_distance`; the
+            default size is ``min(1000, min(M, N) // 2)``).
         memorisation_threshold: ratio below which a sample counts as memorised.
         block_size: generated rows per block (memory bound only).
 
@@ -212,9 +217,12 @@ def sample_metrics(
 
     Raises:
         ValueError: for NaN/inf, mismatched dimensions, too few generated
-            points (4), or probabilities for a different number of samples.
+            points (4 for KID's default subset size and for recall; the
+            message names the metric, M and the minimum), an explicit KID
+            subset size above M or N, or probabilities for a different
+            number of samples.
     """
-    features = feature_matrix(generated, "generated features", min_rows=2)
+    features = feature_matrix(generated, "generated features")
     same_dimension(features, reference.real_features, ("generated features", "real features"))
     if generated_probs is not None and len(generated_probs) != features.shape[0]:
         raise ValueError(
@@ -255,12 +263,15 @@ def _neighbours_and_kid(
     reference: Reference, generated: np.ndarray, draws: SubsetDraws, *, block_size: int | None
 ) -> tuple[dict[str, float], KIDResult]:
     """Precision, recall, density, coverage and KID from one pass over
-    blocks of the float32 ``generated`` features (KID's generated subsets
-    computed directly instead when that is cheaper)."""
-    neighbours = NeighbourCounts(reference.neighbourhood, generated)
+    blocks of the float32 ``generated`` features, in the dtype the neighbour
+    metrics screen distances in (KID's generated subsets computed directly
+    instead when that is cheaper)."""
+    screened = screening_features(generated)
+    neighbours = NeighbourCounts(reference.neighbourhood, screened)
     dim = generated.shape[1]
     kernel_sums = GeneratedKernelSums(draws, dim) if share_generated_blocks(draws, dim) else None
-    for block in generated_gram_blocks(generated, reference.real_features, block_size=block_size):
+    real = screening_features(reference.real_features)
+    for block in generated_gram_blocks(screened, real, block_size=block_size):
         neighbours.add(block)
         if kernel_sums is not None:
             kernel_sums.add(block)

@@ -9,8 +9,11 @@ first shuffled with ``numpy.random.RandomState(seed).permutation(N)``
 (``seed=2020``; pass ``seed=None`` to keep the given order), chunk ``i``
 holds rows ``[i*N//splits, (i+1)*N//splits)``, and everything is float64.
 torch-fidelity takes logits; here the task's classifier hands over
-probabilities, with ``0 * log 0 = 0``. Given ``logits = log(probs)`` the
-two agree to float64 rounding.
+probabilities, with ``0 * log 0 = 0``. Each row is renormalised to sum to 1
+in float64 before the KL divergences: rows handed in as float32 (or from a
+float32 softmax) sum to 1 only within about 1e-7, and the score is defined
+for distributions. Given ``logits = log(probs)`` the two agree to float64
+rounding.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ def classifier_inception_score(
 
     Args:
         probs: ``(N, C)`` rows of ``p(y|x)``: non-negative, each summing to 1
-            (within :data:`PROBABILITY_TOLERANCE`).
+            within :data:`PROBABILITY_TOLERANCE`; renormalised in float64
+            before use.
         splits: number of chunks, at most ``N``.
         seed: seed of the row shuffle, or ``None`` for no shuffle.
 
@@ -50,6 +54,7 @@ def classifier_inception_score(
     if abs(sums[worst] - 1.0) > PROBABILITY_TOLERANCE:
         raise ValueError(f"each row of probs must sum to 1; row {worst} sums to {sums[worst]:.6g}")
     p = np.clip(p, 0.0, None)
+    p /= p.sum(axis=1, keepdims=True)
     n = p.shape[0]
     splits = positive_int(splits, "splits")
     if splits > n:

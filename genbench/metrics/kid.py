@@ -9,9 +9,14 @@ draws, in the same order); per subset the unbiased estimate
     MMD² = (sum_{i!=j} k(g_i, g_j) + sum_{i!=j} k(r_i, r_j)) / (s (s-1))
            - 2 sum_{i,j} k(g_i, r_j) / s²
 
-and report its mean and standard deviation (``ddof=0``). Unlike
-torch-fidelity, a side with fewer than ``subset_size`` samples is not an
-error: ``s = min(subset_size, M, N)`` and the result says which ``s`` was used.
+and report its mean and standard deviation (``ddof=0``).
+
+Subset size: by default ``s = min(1000, min(M, N) // 2)`` and the result
+says which ``s`` was used. At most half of the smaller side, so that the
+subsets differ and their spread carries information: with ``s = M = N``
+every subset is the whole set and the standard deviation is 0 by
+construction. An explicit ``subset_size`` larger than a side is an error,
+as in torch-fidelity (which has no default below 1000).
 
 Computation: every subset sum is ``u^T K v`` for 0/1 subset indicator
 vectors ``u``, ``v``. When the full kernel matrices are cheaper than the
@@ -32,7 +37,7 @@ from typing import Literal
 
 import numpy as np
 
-from genbench.metrics._checks import feature_matrix, positive_int, same_dimension
+from genbench.metrics._checks import enough_samples, feature_matrix, positive_int, same_dimension
 from genbench.metrics.pairwise import (
     GramBlock,
     as_float32,
@@ -42,6 +47,12 @@ from genbench.metrics.pairwise import (
 )
 
 Strategy = Literal["auto", "gram", "subsets"]
+
+MAX_SUBSET_SIZE = 1000
+"""Cap of the default subset size (torch-fidelity's default size)."""
+
+MIN_SUBSET_SIZE = 2
+"""The unbiased estimator needs two samples per side in each subset."""
 
 
 @dataclass(frozen=True)
@@ -81,25 +92,54 @@ class SubsetDraws:
         return self.generated.shape[1]
 
 
+def default_subset_size(n_generated: int, n_real: int) -> int:
+    """``min(1000, min(M, N) // 2)``: the largest subset size, up to
+    torch-fidelity's 1000, that leaves the subsets different from each other.
+
+    Raises:
+        ValueError: when a side has fewer than 4 samples (naming M or N).
+    """
+    minimum = 2 * MIN_SUBSET_SIZE
+    enough_samples("KID", "M", n_generated, minimum, what="generated samples")
+    enough_samples("KID", "N", n_real, minimum, what="real samples")
+    return min(MAX_SUBSET_SIZE, min(n_generated, n_real) // 2)
+
+
+def resolve_subset_size(n_generated: int, n_real: int, subset_size: int | None) -> int:
+    """``subset_size``, checked against both sides, or the default.
+
+    Raises:
+        ValueError: for an explicit size below 2 or above M or N (naming
+            the side and the largest allowed size), or too few samples for
+            the default.
+    """
+    if subset_size is None:
+        return default_subset_size(n_generated, n_real)
+    size = positive_int(subset_size, "subset_size", minimum=MIN_SUBSET_SIZE)
+    for symbol, what, count in (("M", "generated", n_generated), ("N", "real", n_real)):
+        if count < size:
+            raise ValueError(
+                f"KID with subset_size={size} needs at least {size} {what} samples ({symbol}), "
+                f"got {symbol}={count}; subset_size can be at most {min(n_generated, n_real)} "
+                f"here (omit it for min({MAX_SUBSET_SIZE}, min(M, N) // 2))"
+            )
+    return size
+
+
 def draw_subsets(
-    n_generated: int, n_real: int, *, subsets: int, subset_size: int, seed: int
+    n_generated: int, n_real: int, *, subsets: int, subset_size: int | None, seed: int
 ) -> SubsetDraws:
     """Draw the subsets exactly as torch-fidelity does.
 
     One ``RandomState(seed)``; for each subset, ``choice(n_generated, s,
     replace=False)`` and then ``choice(n_real, s, replace=False)``, with
-    ``s = min(subset_size, n_generated, n_real)``.
+    ``s`` from :func:`resolve_subset_size`.
 
     Raises:
-        ValueError: when either side has fewer than 2 samples.
+        ValueError: see :func:`resolve_subset_size`; ``subsets < 1``.
     """
     subsets = positive_int(subsets, "subsets")
-    subset_size = positive_int(subset_size, "subset_size", minimum=2)
-    if min(n_generated, n_real) < 2:
-        raise ValueError(
-            f"KID needs at least 2 samples per side, got {n_generated} generated and {n_real} real"
-        )
-    size = min(subset_size, n_generated, n_real)
+    size = resolve_subset_size(n_generated, n_real, subset_size)
     rng = np.random.RandomState(seed)
     generated = np.empty((subsets, size), dtype=np.int64)
     real = np.empty((subsets, size), dtype=np.int64)
@@ -251,7 +291,7 @@ def kernel_inception_distance(
     real: np.ndarray,
     *,
     subsets: int = 100,
-    subset_size: int = 1000,
+    subset_size: int | None = None,
     seed: int = 2020,
     strategy: Strategy = "auto",
     block_size: int | None = None,
@@ -260,8 +300,8 @@ def kernel_inception_distance(
 
     Args:
         subsets: number of subsets (torch-fidelity default 100).
-        subset_size: samples per side per subset (default 1000); lowered to
-            ``min(M, N)`` when a side is smaller, and reported.
+        subset_size: samples per side per subset, at most ``min(M, N)``;
+            default ``min(1000, min(M, N) // 2)``. The size used is reported.
         seed: seed of the subset draws (torch-fidelity default 2020).
         strategy: ``"gram"`` (blocked full kernel matrices), ``"subsets"``
             (each subset's kernel blocks) or ``"auto"`` (the cheaper); the
@@ -269,11 +309,13 @@ def kernel_inception_distance(
         block_size: rows per block in the ``"gram"`` strategy.
 
     Raises:
-        ValueError: for NaN/inf, mismatched dimensions, fewer than 2 samples
-            on a side, ``subsets < 1`` or ``subset_size < 2``.
+        ValueError: for NaN/inf, mismatched dimensions, ``subsets < 1``,
+            ``subset_size`` below 2 or above M or N, or (default size) fewer
+            than 4 samples on a side; size errors name "KID", the side's
+            count and the bound.
     """
-    generated = as_float32(feature_matrix(generated, "generated features", min_rows=2))
-    real = as_float32(feature_matrix(real, "real features", min_rows=2))
+    generated = as_float32(feature_matrix(generated, "generated features"))
+    real = as_float32(feature_matrix(real, "real features"))
     same_dimension(generated, real, ("generated features", "real features"))
     _check_strategy(strategy)
     draws = draw_subsets(

@@ -1,11 +1,16 @@
 """MAUVE (Pillutla et al., 2021) on embedding vectors.
 
-Recipe (the paper's defaults): stack the real and generated embeddings,
-project them with PCA onto the fewest components that explain 90 % of the
-variance, quantise with k-means into ``max(2, round(min(N, M) / 10))``
-clusters (5 restarts, at most 500 iterations), and histogram each side over
-the clusters as ``P`` (real) and ``Q`` (generated). For mixtures
-``R_l = l P + (1 - l) Q`` at 25 weights ``l`` evenly spaced in
+Recipe (the reference implementation, ``mauve-text``'s ``compute_mauve``
+with its defaults): scale every embedding to unit Euclidean norm, stack the
+real and generated rows, project them with PCA (centred, not whitened)
+onto the fewest components that explain 90 % of the variance, quantise
+with k-means into ``max(2, round(min(N, M) / 10))`` clusters (5 restarts, at
+most 500 iterations), and histogram each side over the clusters as ``P``
+(real) and ``Q`` (generated). The row normalisation makes MAUVE invariant
+to a positive rescaling of each embedding. The reference clusters with
+faiss and genbench with scikit-learn's ``KMeans``, so the two agree where
+the clusters are unambiguous and otherwise differ as k-means runs do. For
+mixtures ``R_l = l P + (1 - l) Q`` at 25 weights ``l`` evenly spaced in
 ``[1e-6, 1 - 1e-6]`` the divergence frontier has points
 ``(exp(-c KL(Q || R_l)), exp(-c KL(P || R_l)))``, ``c = 5``, closed by the
 points ``(1, 0)`` and ``(0, 1)``; MAUVE is the area under it (trapezoids, in
@@ -99,7 +104,8 @@ def mauve(
     clusters: int | None = None,
     scaling: float = SCALING,
 ) -> MauveResult:
-    """MAUVE between ``real`` (N x d) and ``generated`` (M x d) embeddings.
+    """MAUVE between ``real`` (N x d) and ``generated`` (M x d) embeddings,
+    each row normalised to unit length first (see the module docstring).
 
     Args:
         seeds: one k-means (and PCA solver) seed per MAUVE value.
@@ -127,7 +133,7 @@ def mauve(
             f"clusters must be between 2 and the {len(real) + len(generated)} points, "
             f"got {clusters}"
         )
-    projected = _pca(np.vstack([real, generated]), EXPLAINED_VARIANCE)
+    projected = _pca(_unit_rows(np.vstack([real, generated])), EXPLAINED_VARIANCE)
     values = []
     for seed in seeds:
         labels = KMeans(
@@ -154,6 +160,13 @@ def _pca(data: np.ndarray, explained: float) -> np.ndarray:
         return centred
     keep = int(np.searchsorted(np.cumsum(variance) / variance.sum(), explained) + 1)
     return centred @ vt[: min(keep, len(vt))].T
+
+
+def _unit_rows(data: np.ndarray) -> np.ndarray:
+    """``data`` with every row scaled to unit Euclidean norm (all-zero rows
+    stay zero), as ``sklearn.preprocessing.normalize`` does."""
+    norms = np.linalg.norm(data, axis=1, keepdims=True)
+    return data / np.where(norms > 0, norms, 1.0)
 
 
 def _features(x: np.ndarray, what: str) -> np.ndarray:

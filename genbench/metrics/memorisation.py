@@ -13,10 +13,15 @@ Zero distances: duplicate training points would make the denominator 0.
 The training set is therefore de-duplicated (exact row equality) first, so
 ``d(t, nearest other training point)`` is the distance to the nearest
 *distinct* training point and always positive; a training set with fewer
-than two distinct points is an error. A generated point that equals a
-training point has ratio exactly 0: candidate neighbours are found with
-float64 inner products and the chosen distance is recomputed directly from
-the coordinate differences, so an exact copy gives exactly 0.
+than two distinct points is an error.
+
+Exactness: nearest neighbours and their distances are those of the exact
+distances (float64 sums of squared coordinate differences), ties going to
+the lowest index: float64 inner products only screen candidates
+(:class:`~genbench.metrics.pairwise.DistanceScreen`), and every candidate
+within the screening error bound of the nearest is recomputed from the
+coordinate differences. A generated point that equals a training point
+therefore has ratio exactly 0.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from genbench.metrics._checks import feature_matrix, same_dimension
-from genbench.metrics.pairwise import block_rows, row_slices, squared_distances, squared_norms
+from genbench.metrics.pairwise import DistanceScreen, block_rows, row_slices
 
 DEFAULT_THRESHOLD = 1.0 / 3.0
 
@@ -76,8 +81,8 @@ class TrainingNeighbours:
             raise ValueError(
                 f"memorisation needs at least two distinct training points, got {unique.shape[0]}"
             )
-        nearest = _nearest_rows(unique, unique, exclude_self=True, block_size=block_size)
-        return cls(unique, _row_distances(unique, unique[nearest]))
+        _, squared = _nearest_rows(unique, unique, exclude_self=True, block_size=block_size)
+        return cls(unique, np.sqrt(squared))
 
 
 def memorisation_against(
@@ -98,9 +103,10 @@ def memorisation_against(
         raise ValueError(f"threshold must be a positive finite number, got {threshold!r}")
     points = feature_matrix(generated, "generated features").astype(np.float64)
     same_dimension(points, training.features, ("generated features", "training features"))
-    nearest = _nearest_rows(points, training.features, exclude_self=False, block_size=block_size)
-    distance = _row_distances(points, training.features[nearest])
-    ratio = distance / training.nearest_distances[nearest]
+    nearest, squared = _nearest_rows(
+        points, training.features, exclude_self=False, block_size=block_size
+    )
+    ratio = np.sqrt(squared) / training.nearest_distances[nearest]
     return {
         "memorisation_fraction": float(np.mean(ratio < threshold)),
         "memorisation_median_ratio": float(np.median(ratio)),
@@ -120,23 +126,17 @@ def memorisation(
 
 def _nearest_rows(
     queries: np.ndarray, points: np.ndarray, *, exclude_self: bool, block_size: int | None
-) -> np.ndarray:
-    """Index into ``points`` of each query's nearest point (float64 inner
-    products); with ``exclude_self``, ``queries is points`` and a row may not
-    choose itself."""
-    query_norms = squared_norms(queries)
-    point_norms = squared_norms(points)
+) -> tuple[np.ndarray, np.ndarray]:
+    """Index into ``points`` of each query's exact nearest point (lowest
+    index among ties) and the exact squared distance to it; with
+    ``exclude_self``, ``queries is points`` and a row may not choose itself."""
+    screen = DistanceScreen(queries, points)
     nearest = np.empty(queries.shape[0], dtype=np.int64)
+    squared = np.empty(queries.shape[0], dtype=np.float64)
     for rows in row_slices(queries.shape[0], block_rows(points.shape[0], block_size)):
-        squared = squared_distances(queries[rows] @ points.T, query_norms[rows], point_norms)
+        screened = screen.squared(queries[rows] @ points.T, rows)
         if exclude_self:
-            local = np.arange(squared.shape[0])
-            squared[local, rows.start + local] = np.inf
-        nearest[rows] = np.argmin(squared, axis=1)
-    return nearest
-
-
-def _row_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Euclidean distance between corresponding rows, from the differences."""
-    difference = a - b
-    return np.sqrt(np.einsum("ij,ij->i", difference, difference))
+            local = np.arange(screened.shape[0])
+            screened[local, rows.start + local] = np.inf
+        nearest[rows], squared[rows] = screen.nearest(screened, np.arange(rows.start, rows.stop))
+    return nearest, squared

@@ -8,11 +8,18 @@ distance from ``x`` to its k-th nearest other point of its own set):
 * density (k=5)   = 1/(kM) sum_j #{i : d(G_j, R_i) < r_5(R_i)}
 * coverage (k=5)  = (1/N) #{i : min_j d(R_i, G_j) < r_5(R_i)}
 
-Precision and recall use ``<=`` and match torch-fidelity's
-``prc_features_to_metric(generated, real)`` (input1 = generated); density and
-coverage use the strict ``<`` of the ``prdc`` package. Distances are float32
-as in torch-fidelity, so values agree exactly unless a distance lies within
-float32 rounding of a radius.
+Precision and recall use ``<=`` as torch-fidelity's
+``prc_features_to_metric(generated, real)`` does (input1 = generated);
+density and coverage use the strict ``<`` of the ``prdc`` package.
+
+Exactness: every count equals the one computed from exact squared
+distances (float64 sums of squared coordinate differences of the float32
+features; radii compared squared). The float32 inner products only screen
+(:class:`~genbench.metrics.pairwise.DistanceScreen`): a comparison within
+the screening error bound of its radius, and every candidate for a k-th
+nearest neighbour, is recomputed exactly. torch-fidelity and prdc compare
+float32 distances from the cancelling formula and can differ where points
+sit far from the origin relative to their spacing.
 
 Work: the real radii come with a :class:`RealNeighbourhood` (computed once
 per reference, reused for every model); each model then costs one pass over
@@ -30,14 +37,23 @@ from types import MappingProxyType
 
 import numpy as np
 
-from genbench.metrics._checks import feature_matrix, positive_int, same_dimension
+from genbench.metrics._checks import (
+    enough_samples,
+    feature_matrix,
+    positive_int,
+    same_dimension,
+)
 from genbench.metrics.pairwise import (
+    DistanceScreen,
     GramBlock,
     as_float32,
+    block_rows,
+    certain_bounds,
     generated_gram_blocks,
-    kth_neighbour_distances,
-    kth_smallest,
-    squared_distances,
+    row_slices,
+    screened_kth_smallest,
+    screening_features,
+    sparse_nonzero,
     squared_norms,
     zero_self_distances,
 )
@@ -46,18 +62,48 @@ PRECISION_RECALL_K = 3
 DENSITY_COVERAGE_K = 5
 
 
+def neighbour_metric_name(k: int) -> str:
+    """The metric a k-NN radius with this ``k`` serves, for error messages."""
+    names = {PRECISION_RECALL_K: "precision/recall", DENSITY_COVERAGE_K: "density/coverage"}
+    return f"{names.get(k, 'k-NN radii')} (k={k})"
+
+
+def kth_neighbour_squared_distances(
+    features: np.ndarray, ks: tuple[int, ...], *, block_size: int | None = None
+) -> dict[int, np.ndarray]:
+    """Exact squared distance (float64) from each row of ``features`` to
+    its ``k``-th nearest other row, for each ``k`` in ``ks``.
+
+    Raises:
+        ValueError: when there are not more than ``max(ks)`` rows.
+    """
+    features = screening_features(features)
+    n = features.shape[0]
+    largest = max(ks)
+    enough_samples(neighbour_metric_name(largest), "N", n, largest + 1, what="real samples")
+    screen = DistanceScreen(features, features)
+    radii = {k: np.empty(n, dtype=np.float64) for k in ks}
+    for rows in row_slices(n, block_rows(n, block_size)):
+        squared = screen.squared(features[rows] @ features.T, rows)
+        zero_self_distances(squared, rows)
+        index = np.arange(rows.start, rows.stop)
+        for k, values in screen.kth_smallest(squared, index, ks).items():
+            radii[k][rows] = values
+    return radii
+
+
 @dataclass(frozen=True, eq=False)
 class RealNeighbourhood:
-    """Real features and their k-NN radii, computed once per reference.
+    """Real features and their exact k-NN radii, computed once per reference.
 
     Attributes:
         features: ``(N, d)`` float32 real features.
-        radii: ``k -> (N,)`` float32 distance of each real point to its k-th
-            nearest other real point.
+        squared_radii: ``k -> (N,)`` float64 exact squared distance of each
+            real point to its k-th nearest other real point.
     """
 
     features: np.ndarray
-    radii: Mapping[int, np.ndarray]
+    squared_radii: Mapping[int, np.ndarray]
 
     def __post_init__(self) -> None:
         features = np.array(
@@ -65,9 +111,9 @@ class RealNeighbourhood:
         )
         features.flags.writeable = False
         radii: dict[int, np.ndarray] = {}
-        for k, values in self.radii.items():
+        for k, values in self.squared_radii.items():
             k = positive_int(k, "k")
-            array = np.array(values, dtype=np.float32)
+            array = np.array(values, dtype=np.float64)
             if array.shape != (features.shape[0],):
                 raise ValueError(
                     f"radii for k={k} must have shape ({features.shape[0]},), got {array.shape}"
@@ -77,7 +123,7 @@ class RealNeighbourhood:
             array.flags.writeable = False
             radii[k] = array
         object.__setattr__(self, "features", features)
-        object.__setattr__(self, "radii", MappingProxyType(radii))
+        object.__setattr__(self, "squared_radii", MappingProxyType(radii))
 
     @classmethod
     def from_features(
@@ -87,44 +133,57 @@ class RealNeighbourhood:
         ks: tuple[int, ...] = (PRECISION_RECALL_K, DENSITY_COVERAGE_K),
         block_size: int | None = None,
     ) -> RealNeighbourhood:
-        """Compute the radii of ``real`` for every ``k`` in ``ks``.
+        """Compute the exact radii of ``real`` for every ``k`` in ``ks``.
 
         Raises:
-            ValueError: for NaN/inf, a non-2-D array, or ``N <= max(ks)``.
+            ValueError: for NaN/inf, a non-2-D array, or ``N <= max(ks)``
+                (naming the metric, N and the minimum).
         """
-        features = as_float32(feature_matrix(real, "real features", min_rows=2))
+        features = as_float32(feature_matrix(real, "real features"))
         ks = tuple(positive_int(k, "k") for k in ks)
-        return cls(features, kth_neighbour_distances(features, ks, block_size=block_size))
+        return cls(features, kth_neighbour_squared_distances(features, ks, block_size=block_size))
 
     # MappingProxyType does not pickle; travel to process workers as a dict.
     def __reduce__(self):
-        return (type(self), (self.features, dict(self.radii)))
+        return (type(self), (self.features, dict(self.squared_radii)))
 
     @cached_property
     def squared_norms(self) -> np.ndarray:
         """``(N,)`` float32 squared norms of :attr:`features`."""
         return squared_norms(self.features)
 
-    def radius(self, k: int) -> np.ndarray:
-        """The k-NN radii of the real points.
+    @property
+    def radii(self) -> dict[int, np.ndarray]:
+        """``k -> (N,)`` float64 k-NN radii (distances, not squared)."""
+        return {k: np.sqrt(values) for k, values in self.squared_radii.items()}
+
+    def squared_radius(self, k: int) -> np.ndarray:
+        """The squared k-NN radii of the real points.
 
         Raises:
             ValueError: when the neighbourhood was built without ``k``.
         """
-        if k not in self.radii:
+        if k not in self.squared_radii:
             raise ValueError(
-                f"the real neighbourhood has radii for k in {sorted(self.radii)}, not k={k}; "
-                "build it with RealNeighbourhood.from_features(real, ks=...)"
+                f"the real neighbourhood has radii for k in {sorted(self.squared_radii)}, "
+                f"not k={k}; build it with RealNeighbourhood.from_features(real, ks=...)"
             )
-        return self.radii[k]
+        return self.squared_radii[k]
+
+    def radius(self, k: int) -> np.ndarray:
+        """The k-NN radii (distances) of the real points; see
+        :meth:`squared_radius`."""
+        return np.sqrt(self.squared_radius(k))
 
 
 class NeighbourCounts:
     """Accumulates the four neighbour metrics over :class:`GramBlock` s.
 
     Feed every block of one pass of :func:`generated_gram_blocks` over
-    ``generated`` and the reference's real features to :meth:`add`, then
-    read :meth:`result`.
+    ``screening_features(generated)`` and ``screening_features(real)`` (the
+    reference's real features) to :meth:`add`, then read :meth:`result`:
+    distances are screened in the dtype
+    :func:`~genbench.metrics.pairwise.screening_features` picks.
     """
 
     def __init__(
@@ -137,38 +196,103 @@ class NeighbourCounts:
     ) -> None:
         self._k_pr = positive_int(k_pr, "k_pr")
         self._k_dc = positive_int(k_dc, "k_dc")
-        if generated.shape[0] <= self._k_pr:
-            raise ValueError(
-                f"recall with k={self._k_pr} needs more than {self._k_pr} generated points, "
-                f"got {generated.shape[0]}"
-            )
-        self._real_radius_pr = reference.radius(self._k_pr)
-        self._real_radius_dc = reference.radius(self._k_dc)
-        self._real_norms = reference.squared_norms
-        self._generated_norms = squared_norms(generated)
+        enough_samples(
+            neighbour_metric_name(self._k_pr),
+            "M",
+            generated.shape[0],
+            self._k_pr + 1,
+            what="generated samples",
+        )
+        self._real_radius_pr = reference.squared_radius(self._k_pr)
+        self._real_radius_dc = reference.squared_radius(self._k_dc)
+        screened = screening_features(generated)
+        real = screening_features(reference.features)
+        norms = squared_norms(screened)
+        self._among_generated = DistanceScreen(
+            screened, screened, left_norms=norms, right_norms=norms
+        )
+        self._to_real = DistanceScreen(
+            screened,
+            real,
+            left_norms=norms,
+            right_norms=reference.squared_norms if real is reference.features else None,
+        )
         n_real = reference.features.shape[0]
         self._n_generated = generated.shape[0]
         self._precise = 0
         self._dense = 0
         self._recalled = np.zeros(n_real, dtype=bool)
-        self._nearest_generated = np.full(n_real, np.inf, dtype=np.float32)
+        self._covered = np.zeros(n_real, dtype=bool)
         self._rows_seen = 0
 
     def add(self, block: GramBlock) -> None:
         """Count one block of generated rows."""
+        if block.real.dtype != self._to_real.dtype:
+            raise ValueError(
+                f"blocks must hold {self._to_real.dtype} inner products (of the features "
+                f"screening_features returns), got {block.real.dtype}"
+            )
         rows = block.rows
-        norms = self._generated_norms[rows]
-        among_generated = squared_distances(block.generated, norms, self._generated_norms)
-        zero_self_distances(among_generated, rows)
-        generated_radius = kth_smallest(among_generated, (self._k_pr,))[self._k_pr]
-        del among_generated
-
-        distance = np.sqrt(squared_distances(block.real, norms, self._real_norms))
-        self._precise += int(np.any(distance <= self._real_radius_pr, axis=1).sum())
-        self._dense += int(np.count_nonzero(distance < self._real_radius_dc))
-        self._recalled |= np.any(distance <= generated_radius[:, None], axis=0)
-        np.minimum(self._nearest_generated, distance.min(axis=0), out=self._nearest_generated)
+        among = self._among_generated.squared(block.generated, rows)
+        zero_self_distances(among, rows)
+        squared = self._to_real.squared(block.real, rows)
+        column_errors = self._to_real.column_errors(rows)
+        self._count_precision(squared, rows, column_errors)
+        self._count_density_coverage(squared, rows, column_errors)
+        self._count_recall(squared, rows, among)
         self._rows_seen += rows.stop - rows.start
+
+    def _count_precision(self, squared: np.ndarray, rows: slice, errors: np.ndarray) -> None:
+        """Generated rows inside some real ball: ``d² <= r_k(R_i)²``."""
+        below, above = certain_bounds(self._real_radius_pr, errors, squared.dtype)
+        inside = np.any(squared <= below, axis=1)
+        maybe = squared <= above
+        maybe[inside] = False
+        local, columns = sparse_nonzero(maybe)
+        exact = self._to_real.exact(rows.start + local, columns)
+        inside[local[exact <= self._real_radius_pr[columns]]] = True
+        self._precise += int(np.count_nonzero(inside))
+
+    def _count_density_coverage(self, squared: np.ndarray, rows: slice, errors: np.ndarray) -> None:
+        """Pairs with ``d² < r_k(R_i)²`` (density) and the real points that
+        have one (coverage)."""
+        below, above = certain_bounds(self._real_radius_dc, errors, squared.dtype)
+        certain = squared <= below
+        self._dense += int(np.count_nonzero(certain))
+        self._covered |= certain.any(axis=0)
+        uncertain = squared <= above
+        uncertain ^= certain
+        local, columns = sparse_nonzero(uncertain)
+        exact = self._to_real.exact(rows.start + local, columns)
+        hits = exact < self._real_radius_dc[columns]
+        self._dense += int(np.count_nonzero(hits))
+        self._covered[columns[hits]] = True
+
+    def _count_recall(self, squared: np.ndarray, rows: slice, among: np.ndarray) -> None:
+        """Real points inside some generated ball: ``d² <= r_k(G_j)²``.
+
+        The generated radii are known from their screened values to within
+        the screening error of ``among`` (the block's squared distances to
+        all generated points); a radius is computed exactly only for a row
+        with a pair the two error bounds leave undecided.
+        """
+        radius = screened_kth_smallest(among, self._k_pr)
+        errors = self._among_generated.row_errors(rows) + self._to_real.row_errors(rows)
+        below, above = certain_bounds(radius, errors, squared.dtype)
+        self._recalled |= np.any(squared <= below[:, None], axis=0)
+        maybe = squared <= above[:, None]
+        open_columns = np.flatnonzero(maybe.any(axis=0) & ~self._recalled)
+        local, which = np.nonzero(maybe[:, open_columns])
+        if local.size == 0:
+            return
+        columns = open_columns[which]
+        needed = np.unique(local)
+        exact_radius = np.empty_like(radius)
+        exact_radius[needed] = self._among_generated.kth_smallest(
+            among[needed], rows.start + needed, (self._k_pr,)
+        )[self._k_pr]
+        exact = self._to_real.exact(rows.start + local, columns)
+        self._recalled[columns[exact <= exact_radius[local]]] = True
 
     def result(self) -> dict[str, float]:
         """``precision``, ``recall``, ``density``, ``coverage``."""
@@ -182,7 +306,7 @@ class NeighbourCounts:
             "precision": self._precise / m,
             "recall": float(self._recalled.mean()),
             "density": self._dense / (self._k_dc * m),
-            "coverage": float(np.mean(self._nearest_generated < self._real_radius_dc)),
+            "coverage": float(self._covered.mean()),
         }
 
 
@@ -210,9 +334,10 @@ def neighbour_metrics(
         ValueError: for NaN/inf, mismatched dimensions, too few points, or a
             ``k`` the reference lacks.
     """
-    generated = as_float32(feature_matrix(generated, "generated features"))
-    same_dimension(generated, reference.features, ("generated features", "real features"))
+    generated = screening_features(as_float32(feature_matrix(generated, "generated features")))
+    real = screening_features(reference.features)
+    same_dimension(generated, real, ("generated features", "real features"))
     counts = NeighbourCounts(reference, generated, k_pr=k_pr, k_dc=k_dc)
-    for block in generated_gram_blocks(generated, reference.features, block_size=block_size):
+    for block in generated_gram_blocks(generated, real, block_size=block_size):
         counts.add(block)
     return counts.result()

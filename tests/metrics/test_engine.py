@@ -63,6 +63,41 @@ def test_every_emitted_name_is_registered(data, reference):
     assert all(isinstance(v, float) and np.isfinite(v) for v in result.values())
 
 
+def test_default_kid_subset_size_is_reported_and_gives_a_spread(data, reference):
+    result = sample_metrics(reference, data["generated"], kid_subsets=20)
+    assert result["kid_subset_size"] == 125.0  # min(1000, min(250, 300) // 2)
+    kid = kernel_inception_distance(data["generated"], data["real"], subsets=20)
+    assert kid.subset_size == 125
+    assert result["kid_mean"] == pytest.approx(kid.mean, abs=1e-8)
+    assert result["kid_std"] == pytest.approx(kid.std, abs=1e-8)
+    assert result["kid_std"] > 0
+
+
+def test_too_few_samples_name_the_metric_the_count_and_the_minimum(data, reference):
+    generated = data["generated"]
+    with pytest.raises(
+        ValueError, match=r"Fréchet distance needs at least 2 samples \(n\), got n=1"
+    ):
+        sample_metrics(reference, generated[:1])
+    with pytest.raises(ValueError, match=r"KID needs at least 4 generated samples \(M\), got M=3"):
+        sample_metrics(reference, generated[:3])
+    with pytest.raises(
+        ValueError,
+        match=r"KID with subset_size=1000 needs at least 1000 generated samples \(M\), got M=250",
+    ):
+        sample_metrics(reference, generated, kid_subset_size=1000)
+    with pytest.raises(
+        ValueError,
+        match=r"precision/recall \(k=3\) needs at least 4 generated samples \(M\), got M=3",
+    ):
+        sample_metrics(reference, generated[:3], kid_subset_size=2)
+    with pytest.raises(
+        ValueError,
+        match=r"density/coverage \(k=5\) needs at least 6 real samples \(N\), got N=5",
+    ):
+        prepare_reference(data["real"][:5])
+
+
 def test_optional_metrics_only_when_their_inputs_are_given(data):
     result = sample_metrics(prepare_reference(data["real"]), data["generated"], **KID)
     assert not any(name.startswith(("memorisation", "inception")) for name in result)
@@ -132,6 +167,18 @@ def test_arrays_round_trip_through_npz(data, reference, tmp_path):
     )
 
 
+def test_arrays_hold_the_r_factor_and_exact_squared_radii(data, reference):
+    arrays = reference.to_arrays()
+    np.testing.assert_array_equal(arrays["frechet_root"], reference.frechet.root)
+    np.testing.assert_array_equal(np.tril(arrays["frechet_root"], -1), 0)
+    real = data["real"].astype(np.float64)
+    squared = ((real[:, None, :] - real[None, :, :]) ** 2).sum(-1)
+    for k in (3, 5):
+        np.testing.assert_allclose(
+            arrays[f"real_squared_radius_k{k}"], np.sort(squared, axis=1)[:, k], rtol=1e-14
+        )
+
+
 def test_reference_pickles_for_process_workers(data, reference):
     restored = pickle.loads(pickle.dumps(reference))
     assert sample_metrics(restored, data["generated"], **KID) == sample_metrics(
@@ -158,7 +205,7 @@ def test_errors(data, reference):
     arrays = reference.to_arrays()
     with pytest.raises(ValueError, match=f"format version 0, expected {REFERENCE_FORMAT_VERSION}"):
         Reference.from_arrays({**arrays, "format_version": np.asarray(0)})
-    with pytest.raises(ValueError, match=r"reference arrays lack \['frechet_sigma'\]"):
-        Reference.from_arrays({k: v for k, v in arrays.items() if k != "frechet_sigma"})
+    with pytest.raises(ValueError, match=r"reference arrays lack \['frechet_root'\]"):
+        Reference.from_arrays({k: v for k, v in arrays.items() if k != "frechet_root"})
     with pytest.raises(ValueError, match="do not match the real features"):
         Reference.from_arrays({**arrays, "frechet_n": np.asarray(7)})

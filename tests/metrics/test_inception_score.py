@@ -42,6 +42,28 @@ def test_matches_torch_fidelity_given_log_probabilities_as_logits(n, splits):
     assert std == pytest.approx(expected["inception_score_std"], rel=1e-8, abs=1e-12)
 
 
+def test_float32_rows_are_renormalised_in_float64():
+    # A float32 softmax sums to 1 only within about 1e-7 per row; the score
+    # is that of the renormalised distributions, as torch-fidelity computes
+    # it from the logits log(p).
+    logits = 3.0 * np.random.default_rng(7).standard_normal((500, 10)).astype(np.float32)
+    probs32 = torch.softmax(torch.from_numpy(logits), dim=1).numpy()
+    sums = probs32.astype(np.float64).sum(axis=1)
+    assert 1e-8 < np.abs(sums - 1).max() < 1e-6
+    renormalised = probs32.astype(np.float64) / sums[:, None]
+    expected = isc_features_to_metric(torch.from_numpy(np.log(renormalised)), splits=10)
+    mean, std = classifier_inception_score(probs32)
+    assert mean == pytest.approx(expected["inception_score_mean"], rel=1e-12)
+    assert std == pytest.approx(expected["inception_score_std"], rel=1e-9)
+
+
+def test_rows_off_by_a_factor_within_tolerance_give_the_same_score():
+    probs = _softmax_rows(8, 300, 6)
+    factors = 1.0 + 9e-7 * np.random.default_rng(9).uniform(-1, 1, (300, 1))
+    exact = classifier_inception_score(probs)
+    assert classifier_inception_score(probs * factors) == pytest.approx(exact, rel=1e-13)
+
+
 def test_rows_are_shuffled_before_splitting_like_torch_fidelity():
     # Sorted by class: unshuffled chunks each hold one class (score 1).
     probs = np.repeat(np.eye(5), 20, axis=0)

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch_fidelity.metric_kid import kid_features_to_metric
 
-from genbench.metrics.kid import draw_subsets, kernel_inception_distance
+from genbench.metrics.kid import default_subset_size, draw_subsets, kernel_inception_distance
 
 
 def _features(seed: int, n: int, d: int, *, shift: float = 0.0) -> np.ndarray:
@@ -72,16 +72,34 @@ def test_strategies_and_block_sizes_agree():
         assert other.std == pytest.approx(gram.std, abs=1e-8)
 
 
-def test_smaller_side_lowers_the_subset_size_and_says_so():
+def test_default_subset_size_is_half_the_smaller_side_capped_at_1000():
     generated = _features(5, 60, 16, shift=0.2)
     real = _features(6, 400, 16)
-    ours = kernel_inception_distance(generated, real, subsets=10, subset_size=1000)
-    assert ours.subset_size == 60
+    ours = kernel_inception_distance(generated, real, subsets=10)
+    assert ours.subset_size == 30
     mean, std = _torch_fidelity_kid(
-        generated.astype(np.float64), real.astype(np.float64), subsets=10, subset_size=60
+        generated.astype(np.float64), real.astype(np.float64), subsets=10, subset_size=30
     )
     assert ours.mean == pytest.approx(mean, abs=1e-8)
     assert ours.std == pytest.approx(std, abs=1e-8)
+    assert default_subset_size(5000, 2001) == 1000
+    assert default_subset_size(1999, 5000) == 999
+    assert default_subset_size(4, 4) == 2
+
+
+def test_spread_is_informative_when_both_sides_have_1000_samples():
+    # With s = N = M every subset would be the whole set and the spread 0 by
+    # construction; the default s = 500 draws different subsets.
+    generated = _features(12, 1000, 32, shift=0.1)
+    real = _features(13, 1000, 32)
+    ours = kernel_inception_distance(generated, real)
+    assert ours.subset_size == 500 and ours.subsets == 100
+    mean, std = _torch_fidelity_kid(
+        generated.astype(np.float64), real.astype(np.float64), subsets=100, subset_size=500
+    )
+    assert ours.mean == pytest.approx(mean, abs=1e-8)
+    assert ours.std == pytest.approx(std, abs=1e-8)
+    assert ours.std > 0.05 * abs(ours.mean) > 0
 
 
 def test_near_zero_for_one_distribution_and_positive_for_a_shift():
@@ -95,7 +113,7 @@ def test_near_zero_for_one_distribution_and_positive_for_a_shift():
     assert shifted.mean > 10 * abs(same.mean)
 
 
-def test_all_points_in_every_subset_gives_zero_spread():
+def test_an_explicit_subset_size_of_the_whole_set_gives_zero_spread():
     generated = _features(9, 40, 8, shift=0.5)
     real = _features(10, 40, 8)
     result = kernel_inception_distance(generated, real, subsets=5, subset_size=40)
@@ -106,8 +124,21 @@ def test_errors():
     good = _features(11, 30, 4)
     with pytest.raises(ValueError, match="different feature dimensions: 4 vs 5"):
         kernel_inception_distance(good, _features(12, 30, 5))
-    with pytest.raises(ValueError, match="needs at least 2 samples, got 1"):
-        kernel_inception_distance(good[:1], good)
+    with pytest.raises(ValueError, match=r"KID needs at least 4 generated samples \(M\), got M=3"):
+        kernel_inception_distance(good[:3], good)
+    with pytest.raises(ValueError, match=r"KID needs at least 4 real samples \(N\), got N=1"):
+        kernel_inception_distance(good, good[:1])
+    with pytest.raises(
+        ValueError,
+        match=r"KID with subset_size=1000 needs at least 1000 generated samples \(M\), "
+        r"got M=30; subset_size can be at most 25 here",
+    ):
+        kernel_inception_distance(good, _features(14, 25, 4), subset_size=1000)
+    with pytest.raises(
+        ValueError,
+        match=r"KID with subset_size=28 needs at least 28 real samples \(N\), got N=25",
+    ):
+        kernel_inception_distance(good, _features(14, 25, 4), subset_size=28)
     bad = good.copy()
     bad[0, 0] = np.inf
     with pytest.raises(ValueError, match="real features contains NaN or infinite"):

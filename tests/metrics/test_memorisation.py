@@ -51,6 +51,30 @@ def test_duplicate_training_points_use_the_nearest_distinct_point():
     assert np.isfinite(result["memorisation_median_ratio"])
 
 
+def test_equals_exact_float64_brute_force_far_from_the_origin():
+    # Points 5 from the origin and about 0.001 apart: nearest neighbours and
+    # their distances are the exact ones (float64 coordinate differences,
+    # lowest index on ties), not those of the cancelling inner-product formula.
+    rng = np.random.default_rng(7)
+    angles = rng.uniform(0, 2 * np.pi, 600)
+    ring = 5.0 * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    train = (ring[:400] + 0.002 * rng.standard_normal((400, 2))).astype(np.float32)
+    generated = (ring[400:] + 0.002 * rng.standard_normal((200, 2))).astype(np.float32)
+    unique = np.unique(train.astype(np.float64), axis=0)
+    among = ((unique[:, None, :] - unique[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(among, np.inf)
+    own = np.sqrt(among.min(axis=1))
+    to_train = ((generated.astype(np.float64)[:, None, :] - unique[None, :, :]) ** 2).sum(-1)
+    nearest = to_train.argmin(axis=1)
+    ratio = np.sqrt(to_train.min(axis=1)) / own[nearest]
+    neighbours = TrainingNeighbours.from_features(train)
+    np.testing.assert_array_equal(neighbours.nearest_distances, own)
+    assert memorisation(train, generated, threshold=0.5) == {
+        "memorisation_fraction": float(np.mean(ratio < 0.5)),
+        "memorisation_median_ratio": float(np.median(ratio)),
+    }
+
+
 def test_errors():
     train = _gaussian(5, 10, 4)
     with pytest.raises(ValueError, match="at least two distinct training points, got 1"):

@@ -18,19 +18,47 @@ def _gaussian(seed: int, n: int, d: int, *, scale: float = 1.0, shift: float = 0
 
 
 def _brute_force(generated: np.ndarray, real: np.ndarray) -> dict[str, float]:
-    """Full float32 distance matrices, k-NN radii with the point itself
-    counted (k+1-th smallest), as torch-fidelity and prdc compute them."""
-    g, r = torch.from_numpy(generated.copy()), torch.from_numpy(real.copy())
-    real_real, gen_gen, gen_real = torch.cdist(r, r), torch.cdist(g, g), torch.cdist(g, r)
-    real_r3 = real_real.kthvalue(4, dim=1).values
-    real_r5 = real_real.kthvalue(6, dim=1).values
-    gen_r3 = gen_gen.kthvalue(4, dim=1).values
-    return {
-        "precision": (gen_real <= real_r3[None, :]).any(dim=1).double().mean().item(),
-        "recall": (gen_real <= gen_r3[:, None]).any(dim=0).double().mean().item(),
-        "density": (gen_real < real_r5[None, :]).sum().item() / (5 * len(generated)),
-        "coverage": (gen_real.min(dim=0).values < real_r5).double().mean().item(),
+    """The definitions from full float64 matrices of squared distances, each
+    the sum of squared coordinate differences; k-NN radii with the point
+    itself counted (k+1-th smallest), compared squared."""
+    return _exact_counts(generated, real)[0]
+
+
+def _squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    difference = a.astype(np.float64)[:, None, :] - b.astype(np.float64)[None, :, :]
+    return (difference**2).sum(axis=-1)
+
+
+def _exact_counts(generated: np.ndarray, real: np.ndarray, k_pr: int = 3, k_dc: int = 5):
+    """Fractions and squared radii from exact float64 brute force."""
+    real_real = np.sort(_squared_distances(real, real), axis=1)
+    gen_gen = np.sort(_squared_distances(generated, generated), axis=1)
+    gen_real = _squared_distances(generated, real)
+    real_pr, real_dc, gen_pr = real_real[:, k_pr], real_real[:, k_dc], gen_gen[:, k_pr]
+    fractions = {
+        "precision": np.count_nonzero((gen_real <= real_pr).any(axis=1)) / len(generated),
+        "recall": float(np.mean((gen_real <= gen_pr[:, None]).any(axis=0))),
+        "density": np.count_nonzero(gen_real < real_dc) / (k_dc * len(generated)),
+        "coverage": float(np.mean((gen_real < real_dc).any(axis=0))),
     }
+    return fractions, {k_pr: real_pr, k_dc: real_dc}
+
+
+def _float32_cdist_density(generated: np.ndarray, real: np.ndarray, k: int = 5) -> float:
+    """Density as torch-fidelity-style code computes it: float32 distances
+    from |x|^2 + |y|^2 - 2 x.y (torch.cdist)."""
+    g, r = torch.from_numpy(generated.copy()), torch.from_numpy(real.copy())
+    radii = torch.cdist(r, r).kthvalue(k + 1, dim=1).values
+    return (torch.cdist(g, r) < radii[None, :]).sum().item() / (k * len(generated))
+
+
+def _rings(seed: int, n: int, *, radius: float, sigma: float, modes: int = 8) -> np.ndarray:
+    """``n`` float32 points from ``modes`` Gaussians of standard deviation
+    ``sigma`` evenly spaced on a circle of ``radius`` (the toy tasks)."""
+    rng = np.random.default_rng(seed)
+    angles = 2 * np.pi * rng.integers(0, modes, n) / modes
+    centres = radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    return (centres + sigma * rng.standard_normal((n, 2))).astype(np.float32)
 
 
 def _metrics(generated, real, **kwargs):
@@ -49,9 +77,61 @@ def test_equals_torch_fidelity_and_brute_force_prdc(m, n, d, scale):
         torch.from_numpy(generated.copy()), torch.from_numpy(real.copy()), verbose=False
     )
     # torch-fidelity averages in float32: compare the counts behind the fractions.
+    # (Its float32 distances match the exact ones on these well-spread points.)
     assert round(reference["precision"] * m) == round(ours["precision"] * m)
     assert round(reference["recall"] * n) == round(ours["recall"] * n)
     assert ours == _brute_force(generated, real)
+
+
+@pytest.mark.parametrize(
+    ("radius", "sigma", "seeds"), [(5.0, 0.02, (1, 2)), (4.0, 0.01, (3, 4)), (6.0, 0.015, (5, 6))]
+)
+def test_tight_modes_on_a_ring_equal_exact_float64_counts(radius, sigma, seeds):
+    # 8 tight Gaussians on a circle, 1000 float32 points per side: points sit
+    # 4-6 from the origin and 0.001-0.01 apart, where float32 distances from
+    # |x|^2 + |y|^2 - 2 x.y lose most of their digits.
+    real = _rings(seeds[0], 1000, radius=radius, sigma=sigma)
+    generated = _rings(seeds[1], 1000, radius=radius, sigma=sigma)
+    reference = RealNeighbourhood.from_features(real)
+    expected, squared_radii = _exact_counts(generated, real)
+    for k in (3, 5):
+        np.testing.assert_array_equal(reference.squared_radius(k), squared_radii[k])
+    assert neighbour_metrics(reference, generated) == expected
+    assert neighbour_metrics(reference, generated, block_size=97) == expected
+    # The cancelling float32 formula gets the density wrong on this data.
+    assert _float32_cdist_density(generated, real) != expected["density"]
+
+
+def test_density_and_coverage_equal_prdc_on_a_ring(capsys):
+    # prdc's distances (scikit-learn's, computed in float64) are exact
+    # enough here that its strict-inequality counts are the exact ones.
+    compute_prdc = pytest.importorskip("prdc").compute_prdc
+    real = _rings(7, 800, radius=5.0, sigma=0.02)
+    generated = _rings(8, 700, radius=5.0, sigma=0.02)
+    reference = compute_prdc(real, generated, nearest_k=5)
+    capsys.readouterr()  # prdc prints the sample counts
+    ours = _metrics(generated, real)
+    assert ours["density"] == pytest.approx(reference["density"], rel=1e-12)
+    assert ours["coverage"] == reference["coverage"]
+
+
+def test_far_from_the_origin_in_many_dimensions_equal_exact_counts():
+    # d = 64 (screened in float32): tight clusters 100 away from the origin,
+    # so most near pairs fall within the float32 screening bound and are
+    # recomputed exactly.
+    rng = np.random.default_rng(9)
+    centres = 100.0 + rng.standard_normal((6, 64))
+    real = (centres[rng.integers(0, 6, 500)] + 0.01 * rng.standard_normal((500, 64))).astype(
+        np.float32
+    )
+    generated = (centres[rng.integers(0, 6, 400)] + 0.01 * rng.standard_normal((400, 64))).astype(
+        np.float32
+    )
+    expected, squared_radii = _exact_counts(generated, real)
+    reference = RealNeighbourhood.from_features(real)
+    for k in (3, 5):
+        np.testing.assert_allclose(reference.squared_radius(k), squared_radii[k], rtol=1e-14)
+    assert neighbour_metrics(reference, generated) == expected
 
 
 def test_collapsed_generator_has_high_precision_low_recall():
@@ -145,9 +225,15 @@ def test_errors():
     bad[2, 1] = np.nan
     with pytest.raises(ValueError, match="generated features contains NaN"):
         neighbour_metrics(reference, bad)
-    with pytest.raises(ValueError, match="needs more than 3 generated points, got 3"):
+    with pytest.raises(
+        ValueError,
+        match=r"precision/recall \(k=3\) needs at least 4 generated samples \(M\), got M=3",
+    ):
         neighbour_metrics(reference, real[:3])
-    with pytest.raises(ValueError, match="k=5 need more than 5 points, got 5"):
+    with pytest.raises(
+        ValueError,
+        match=r"density/coverage \(k=5\) needs at least 6 real samples \(N\), got N=5",
+    ):
         RealNeighbourhood.from_features(real[:5])
     with pytest.raises(ValueError, match=r"radii for k in \[3, 5\], not k=4"):
         neighbour_metrics(reference, real, k_pr=4)
