@@ -115,7 +115,6 @@ def main() -> None:
         scores = sample_metrics(
             reference,
             extractor.extract(samples)[0],
-            kid_subset_size=min(1000, args.samples),
         )
         rows[label] = {"steps": steps, "seconds": seconds, **scores}
         if args.previews is not None:

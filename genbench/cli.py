@@ -17,6 +17,7 @@ from genbench.defaults import (
     DEFAULT_SEEDS,
     HOOK_TIMEOUT_S,
     REGRESSION_ABSOLUTE,
+    REGRESSION_ALPHA,
     REGRESSION_K_STD,
     REGRESSION_RELATIVE,
     default_cache_dir,
@@ -175,7 +176,14 @@ def metrics() -> None:
     default=DEFAULT_SEEDS,
     show_default=True,
     type=click.IntRange(min=1),
-    help="Seeds 0..N-1 per model and task.",
+    help="Seeds per model and task: FIRST..FIRST+N-1.",
+)
+@click.option(
+    "--first-seed",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="The first seed (another seed set, e.g. to measure check's false alarms).",
 )
 @click.option("--budget", default="default", show_default=True, type=click.Choice(BUDGETS))
 @click.option(
@@ -235,6 +243,7 @@ def run(
     model_names,
     task_names,
     seeds,
+    first_seed,
     budget,
     n_samples,
     results_dir,
@@ -271,6 +280,7 @@ def run(
             models=model_names,
             tasks=task_names,
             seeds=seeds,
+            first_seed=first_seed,
             budget=budget,
             n_samples=n_samples,
         )
@@ -400,6 +410,13 @@ def leaderboard(obj: _Context, results_dir: Path, out_dir: Path | None, budget: 
     help="Absolute floor of the allowed worsening.",
 )
 @click.option(
+    "--alpha",
+    default=REGRESSION_ALPHA,
+    show_default=True,
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    help="Level of the test that must also reject before a worsening counts.",
+)
+@click.option(
     "--allow-missing",
     is_flag=True,
     help="Pass even when a baseline model or metric is missing from the fresh results "
@@ -414,6 +431,7 @@ def check(
     k_std: float,
     relative: float,
     absolute: float,
+    alpha: float,
     allow_missing: bool,
     show_all: bool,
 ) -> None:
@@ -437,7 +455,7 @@ def check(
         _cannot_compare(str(exc))
     if base.empty:
         _cannot_compare(f"no records in baseline {str(baseline)!r}")
-    table = compare(fresh, base, tolerance=Tolerance(k_std, relative, absolute))
+    table = compare(fresh, base, tolerance=Tolerance(k_std, relative, absolute), alpha=alpha)
     shown = table if show_all else table[table["status"] != "ok"]
     if shown.empty:
         click.echo(f"no regressions: {len(table)} metrics within tolerance")
@@ -458,6 +476,71 @@ def check(
             err=True,
         )
         sys.exit(1)
+
+
+@main.command("compare")
+@click.argument("model_a")
+@click.argument("model_b")
+@click.option("-t", "--task", "task_name", required=True, help="The task both models ran on.")
+@click.option(
+    "--metric",
+    "metric_names",
+    multiple=True,
+    help="Only this metric (repeatable; default: every metric both report).",
+)
+@click.option(
+    "--results",
+    "results_dir",
+    default=DEFAULT_RESULTS,
+    show_default=True,
+    type=click.Path(exists=True, path_type=Path),
+)
+@click.option(
+    "--alpha",
+    default=REGRESSION_ALPHA,
+    show_default=True,
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    help="Level of the test.",
+)
+@click.pass_obj
+def compare_command(
+    obj: _Context,
+    model_a: str,
+    model_b: str,
+    task_name: str,
+    metric_names: tuple[str, ...],
+    results_dir: Path,
+    alpha: float,
+) -> None:
+    """Is MODEL_A better than MODEL_B on a task? From stored records: per
+    metric, both means with 95 % intervals, the difference A − B with its
+    interval, the p-value and a verdict. Nothing is recomputed."""
+    from genbench.records.frame import records_to_frame
+    from genbench.records.record import RecordError
+    from genbench.records.store import iter_records
+    from genbench.report.compare import CompareError, compare_models
+    from genbench.report.markdown import format_cell, format_number
+
+    obj.register_plugin_metrics()
+    try:
+        runs = records_to_frame(iter_records(results_dir))
+        table = compare_models(runs, task_name, model_a, model_b, metrics=metric_names, alpha=alpha)
+    except (RecordError, CompareError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    rows = [
+        (
+            row.metric,
+            format_cell(row.a, row.a_ci),
+            format_cell(row.b, row.b_ci),
+            f"{format_number(row.difference)} "
+            f"[{format_number(row.difference_low)}, {format_number(row.difference_high)}]",
+            format_number(row.p_value),
+            row.verdict,
+        )
+        for row in table.itertuples(index=False)
+    ]
+    click.echo(f"{model_a} (A) vs {model_b} (B) on {task_name}; level {alpha:g}")
+    _echo_table(["metric", "A", "B", "A − B [95 %]", "p", "verdict"], rows)
 
 
 CANNOT_COMPARE = 2

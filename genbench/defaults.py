@@ -50,6 +50,10 @@ REGRESSION_RELATIVE = 0.05
 REGRESSION_ABSOLUTE = 1e-3
 """``genbench check``: absolute floor of the allowed worsening."""
 
+REGRESSION_ALPHA = 0.05
+"""``genbench check``: level of the test that must also reject before a
+worsening beyond tolerance counts as a regression."""
+
 
 def default_cache_dir() -> Path:
     """``$GENBENCH_CACHE_DIR`` if set, else ``~/.cache/genbench``: holds

@@ -36,7 +36,11 @@ import numpy as np
 
 from genbench.metrics._checks import feature_matrix, same_dimension
 from genbench.metrics.frechet import FrechetStatistics, frechet_distance, frechet_statistics
+from genbench.metrics.frechet_infinity import MIN_SAMPLES as FD_INFINITY_MIN_SAMPLES
+from genbench.metrics.frechet_infinity import PROTOCOL as FD_PROTOCOL
+from genbench.metrics.frechet_infinity import frechet_distance_infinity
 from genbench.metrics.inception_score import classifier_inception_score
+from genbench.metrics.influence import KernelRowSums, frechet_influence, linearised_replicates
 from genbench.metrics.kid import (
     GeneratedKernelSums,
     KIDResult,
@@ -50,10 +54,19 @@ from genbench.metrics.kid import (
 from genbench.metrics.memorisation import (
     DEFAULT_THRESHOLD,
     TrainingNeighbours,
-    memorisation_against,
+    memorisation_from_ratios,
+    memorisation_ratios,
 )
 from genbench.metrics.neighbours import NeighbourCounts, RealNeighbourhood
 from genbench.metrics.pairwise import as_float32, generated_gram_blocks, screening_features
+from genbench.metrics.uncertainty import (
+    BOOTSTRAP_RESAMPLES,
+    Interval,
+    bootstrap_indices,
+    bootstrap_interval,
+    normal_interval,
+    resample_counts,
+)
 
 REFERENCE_FORMAT_VERSION = 2
 """Bumped whenever :meth:`Reference.to_arrays` changes meaning (2: the
@@ -184,24 +197,54 @@ def prepare_reference(
     )
 
 
-def sample_metrics(
+@dataclass(frozen=True)
+class SampleScores:
+    """Every sample metric of one generated set, and its 95 % intervals.
+
+    Attributes:
+        values: registered metric name → value (see :func:`score_samples`).
+        intervals: metric name → :class:`~genbench.metrics.uncertainty.Interval`
+            from a bootstrap over the generated samples with the reference
+            fixed (empty when no resamples were asked for).
+    """
+
+    values: dict[str, float]
+    intervals: dict[str, Interval]
+
+
+def sample_metrics(reference: Reference, generated: np.ndarray, **options) -> dict[str, float]:
+    """The values of :func:`score_samples` without intervals (the same
+    keyword options; ``resamples`` is 0)."""
+    return score_samples(reference, generated, resamples=0, **options).values
+
+
+def score_samples(
     reference: Reference,
     generated: np.ndarray,
     *,
     generated_probs: np.ndarray | None = None,
+    resamples: int = BOOTSTRAP_RESAMPLES,
     kid_subsets: int = 100,
     kid_subset_size: int | None = None,
     kid_seed: int = 2020,
     memorisation_threshold: float = DEFAULT_THRESHOLD,
     block_size: int | None = None,
-) -> dict[str, float]:
-    """Every feature-based sample metric of ``generated`` against ``reference``.
+) -> SampleScores:
+    """Every feature-based sample metric of ``generated`` against
+    ``reference``, with bootstrap intervals.
 
     Args:
         reference: from :func:`prepare_reference` or :meth:`Reference.from_arrays`.
         generated: ``(M, d)`` generated features from the task's extractor.
         generated_probs: ``(M, C)`` classifier probabilities of the same
             samples, for the Inception Score; ``None`` to skip it.
+        resamples: bootstrap resamples of the generated samples (0: no
+            intervals). Precision, density, memorisation and the Inception
+            Score are recomputed exactly for each resample; recall and
+            coverage too, with the generated k-NN radii of the full set;
+            FID and KID by their first-order (linearised) bootstrap, see
+            :mod:`genbench.metrics.influence`. FD∞ gets the standard error
+            of its fitted intercept.
         kid_subsets, kid_subset_size, kid_seed: KID subset draws (see
             :func:`genbench.metrics.kid.kernel_inception_distance`; the
             default size is ``min(1000, min(M, N) // 2)``).
@@ -209,11 +252,14 @@ def sample_metrics(
         block_size: generated rows per block (memory bound only).
 
     Returns:
-        ``fid``, ``kid_mean``, ``kid_std``, ``kid_subset_size``, ``precision``,
-        ``recall``, ``density``, ``coverage``; plus ``memorisation_fraction``
-        and ``memorisation_median_ratio`` when the reference has training
+        Values ``fid``, ``fid_inf`` (when ``M`` >= 100), ``kid_mean``,
+        ``kid_std``, ``kid_subset_size``, ``precision``, ``recall``,
+        ``density``, ``coverage``; plus ``memorisation_fraction`` and
+        ``memorisation_median_ratio`` when the reference has training
         features, and ``inception_score_mean``/``_std`` when probabilities
-        are given. Every name is a registered metric.
+        are given. Every name is a registered metric. Intervals for each of
+        them except the spreads (``kid_std``, ``inception_score_std``) and
+        ``kid_subset_size``.
 
     Raises:
         ValueError: for NaN/inf, mismatched dimensions, too few generated
@@ -224,57 +270,99 @@ def sample_metrics(
     """
     features = feature_matrix(generated, "generated features")
     same_dimension(features, reference.real_features, ("generated features", "real features"))
-    if generated_probs is not None and len(generated_probs) != features.shape[0]:
+    m = features.shape[0]
+    if generated_probs is not None and len(generated_probs) != m:
         raise ValueError(
-            f"generated_probs has {len(generated_probs)} rows for "
-            f"{features.shape[0]} generated samples"
+            f"generated_probs has {len(generated_probs)} rows for {m} generated samples"
         )
-    results = {"fid": frechet_distance(reference.frechet, frechet_statistics(features))}
+    generated_stats = frechet_statistics(features)
+    values = {"fid": frechet_distance(reference.frechet, generated_stats)}
+    intervals: dict[str, Interval] = {}
+    if m >= FD_INFINITY_MIN_SAMPLES:
+        infinity = frechet_distance_infinity(reference.frechet, features)
+        values["fid_inf"] = infinity.value
+        if resamples:
+            intervals["fid_inf"] = normal_interval(
+                infinity.value, infinity.se, f"standard error of the intercept; {FD_PROTOCOL}"
+            )
 
     draws = draw_subsets(
-        features.shape[0],
+        m,
         reference.real_features.shape[0],
         subsets=kid_subsets,
         subset_size=kid_subset_size,
         seed=kid_seed,
     )
-    neighbour_values, kid = _neighbours_and_kid(
-        reference, as_float32(features), draws, block_size=block_size
+    passes = _neighbours_and_kid(
+        reference, as_float32(features), draws, block_size=block_size, per_sample=resamples > 0
     )
-    results.update(kid_mean=kid.mean, kid_std=kid.std, kid_subset_size=float(kid.subset_size))
-    results.update(neighbour_values)
+    kid = passes.kid
+    values.update(kid_mean=kid.mean, kid_std=kid.std, kid_subset_size=float(kid.subset_size))
+    values.update(passes.neighbours.result())
 
+    ratios = None
     if reference.training is not None:
-        results.update(
-            memorisation_against(
-                reference.training,
-                features,
-                threshold=memorisation_threshold,
-                block_size=block_size,
-            )
-        )
+        ratios = memorisation_ratios(reference.training, features, block_size=block_size)
+        values.update(memorisation_from_ratios(ratios, memorisation_threshold))
     if generated_probs is not None:
         mean, std = classifier_inception_score(generated_probs)
-        results.update(inception_score_mean=mean, inception_score_std=std)
-    return results
+        values.update(inception_score_mean=mean, inception_score_std=std)
+    if resamples:
+        indices = bootstrap_indices(m, resamples)
+        counts = resample_counts(indices, m)
+        intervals.update(
+            _bootstrap_intervals(
+                values, counts, indices, passes, reference, generated_stats, features
+            )
+        )
+        if ratios is not None:
+            intervals.update(
+                _memorisation_intervals(values, ratios, indices, memorisation_threshold)
+            )
+        if generated_probs is not None:
+            replicates = [classifier_inception_score(generated_probs[rows])[0] for rows in indices]
+            intervals["inception_score_mean"] = bootstrap_interval(
+                values["inception_score_mean"],
+                np.asarray(replicates),
+                _method(m, resamples, "recomputed"),
+            )
+    return SampleScores(values, intervals)
+
+
+@dataclass(frozen=True)
+class _Passes:
+    """What the pass over generated blocks produced."""
+
+    neighbours: NeighbourCounts
+    kid: KIDResult
+    kernel_rows: KernelRowSums | None
 
 
 def _neighbours_and_kid(
-    reference: Reference, generated: np.ndarray, draws: SubsetDraws, *, block_size: int | None
-) -> tuple[dict[str, float], KIDResult]:
+    reference: Reference,
+    generated: np.ndarray,
+    draws: SubsetDraws,
+    *,
+    block_size: int | None,
+    per_sample: bool,
+) -> _Passes:
     """Precision, recall, density, coverage and KID from one pass over
     blocks of the float32 ``generated`` features, in the dtype the neighbour
     metrics screen distances in (KID's generated subsets computed directly
-    instead when that is cheaper)."""
+    instead when that is cheaper); with ``per_sample``, also each sample's
+    contributions for the bootstrap."""
     screened = screening_features(generated)
-    neighbours = NeighbourCounts(reference.neighbourhood, screened)
+    neighbours = NeighbourCounts(reference.neighbourhood, screened, per_sample=per_sample)
     dim = generated.shape[1]
     kernel_sums = GeneratedKernelSums(draws, dim) if share_generated_blocks(draws, dim) else None
+    kernel_rows = KernelRowSums(generated.shape[0], dim) if per_sample else None
     real = screening_features(reference.real_features)
     for block in generated_gram_blocks(screened, real, block_size=block_size):
         neighbours.add(block)
         if kernel_sums is not None:
             kernel_sums.add(block)
+        if kernel_rows is not None:
+            kernel_rows.add(block)
     if kernel_sums is not None:
         generated_sums, cross_sums = kernel_sums.generated_sums, kernel_sums.cross_sums
     else:
@@ -284,4 +372,48 @@ def _neighbours_and_kid(
     kid = kid_from_sums(
         generated_sums, reference.real_kernel_sums(draws), cross_sums, draws.subset_size
     )
-    return neighbours.result(), kid
+    return _Passes(neighbours, kid, kernel_rows)
+
+
+def _method(m: int, resamples: int, how: str) -> str:
+    return (
+        f"bootstrap over the {m} generated samples, reference fixed ({resamples} resamples, {how})"
+    )
+
+
+def _bootstrap_intervals(
+    values: dict[str, float],
+    counts: np.ndarray,
+    indices: np.ndarray,
+    passes: _Passes,
+    reference: Reference,
+    generated_stats: FrechetStatistics,
+    features: np.ndarray,
+) -> dict[str, Interval]:
+    m, resamples = features.shape[0], len(indices)
+    intervals = {}
+    exact = _method(m, resamples, "recomputed; recall keeps the full set's radii")
+    for name, replicates in passes.neighbours.contributions().replicates(counts).items():
+        intervals[name] = bootstrap_interval(values[name], replicates, exact)
+    linear = _method(m, resamples, "linearised: first-order influence")
+    fid_influence = frechet_influence(reference.frechet, generated_stats, features)
+    intervals["fid"] = bootstrap_interval(
+        values["fid"], linearised_replicates(values["fid"], fid_influence, counts), linear
+    )
+    kid_influence = passes.kernel_rows.influence()
+    intervals["kid_mean"] = bootstrap_interval(
+        values["kid_mean"], linearised_replicates(values["kid_mean"], kid_influence, counts), linear
+    )
+    return intervals
+
+
+def _memorisation_intervals(
+    values: dict[str, float], ratios: np.ndarray, indices: np.ndarray, threshold: float
+) -> dict[str, Interval]:
+    resampled = ratios[indices]
+    method = _method(len(ratios), len(indices), "recomputed")
+    replicates = {
+        "memorisation_fraction": (resampled < threshold).mean(axis=1),
+        "memorisation_median_ratio": np.median(resampled, axis=1),
+    }
+    return {name: bootstrap_interval(values[name], replicates[name], method) for name in replicates}

@@ -132,6 +132,12 @@ _BUILTIN_METRICS: tuple[tuple[str, str, bool | None, tuple[str, ...], str, str],
     ("fad", "embedding units^2", False, ("audio",), "sample",
      "Frechet Audio Distance: the Frechet distance above on the audio task's "
      "in-domain classifier embedding (named in each record)."),
+    ("fid_inf", "feature units^2", False, _ALL, "sample",
+     "FD-infinity (Chong & Forsyth 2020): the Frechet distance extrapolated to "
+     "infinitely many generated samples; 10 subset sizes from M/5 to M, least "
+     "squares on 1/M, intercept."),
+    ("fad_inf", "embedding units^2", False, ("audio",), "sample",
+     "FD-infinity of the Frechet Audio Distance (same protocol as fid_inf)."),
     ("kid_mean", "1", False, _ALL, "sample",
      "Kernel distance: mean over subsets of the unbiased MMD^2 with kernel "
      "(x.y/d + 1)^3; subsets drawn as torch-fidelity does."),

@@ -29,6 +29,12 @@ import numpy as np
 
 from genbench.metrics._checks import finite_array, positive_int
 from genbench.metrics.info import METRICS
+from genbench.metrics.uncertainty import (
+    BOOTSTRAP_RESAMPLES,
+    Interval,
+    bootstrap_indices,
+    bootstrap_interval,
+)
 
 POSITIVE_LOG_PROB_TOLERANCE = 1e-6
 """Nats above 0 accepted (and clipped to 0) as rounding for discrete data."""
@@ -88,6 +94,45 @@ def likelihood_metrics(
         if unit in PERPLEXITY_UNITS:
             results[f"{unit}_perplexity"] = math.exp(nats_per_unit)
     return results
+
+
+def likelihood_intervals(
+    nats: np.ndarray,
+    counts: Mapping[str, np.ndarray],
+    *,
+    discrete: bool = True,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+) -> dict[str, Interval]:
+    """A 95 % interval for each metric of :func:`likelihood_metrics`, from a
+    bootstrap over the test examples: each resample recomputes the
+    corpus-level ratios (``-sum log p / sum count``), so an example's weight
+    is its count, as in the metric itself. The standard error is what judges
+    a 0.01 bits/dim difference.
+
+    Raises:
+        ValueError: as :func:`likelihood_metrics`, or fewer than 2 examples.
+    """
+    estimates = likelihood_metrics(nats, counts, discrete=discrete)
+    log_p = np.asarray(nats, dtype=np.float64)
+    if discrete:
+        log_p = _clip_rounding(log_p)
+    indices = bootstrap_indices(log_p.size, resamples)
+    totals = log_p[indices].sum(axis=1)
+    method = f"bootstrap over the {log_p.size} test examples ({resamples} resamples)"
+    intervals = {
+        "nll_nats": bootstrap_interval(estimates["nll_nats"], -totals / log_p.size, method)
+    }
+    for unit, unit_counts in counts.items():
+        denominators = np.asarray(unit_counts, dtype=np.float64)[indices].sum(axis=1)
+        nats_per_unit = -totals / np.maximum(denominators, np.finfo(np.float64).tiny)
+        candidates = {
+            f"bits_per_{unit}": nats_per_unit / math.log(2),
+            f"{unit}_perplexity": np.exp(nats_per_unit),
+        }
+        for name, replicates in candidates.items():
+            if name in estimates:
+                intervals[name] = bootstrap_interval(estimates[name], replicates, method)
+    return intervals
 
 
 def dequantised_log_probability(

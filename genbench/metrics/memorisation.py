@@ -99,14 +99,39 @@ def memorisation_against(
         ValueError: for NaN/inf, mismatched dimensions, or a threshold that
             is not a positive finite number.
     """
-    if not (isinstance(threshold, (int, float)) and np.isfinite(threshold) and threshold > 0):
-        raise ValueError(f"threshold must be a positive finite number, got {threshold!r}")
+    return memorisation_from_ratios(
+        memorisation_ratios(training, generated, block_size=block_size), threshold
+    )
+
+
+def memorisation_ratios(
+    training: TrainingNeighbours, generated: np.ndarray, *, block_size: int | None = None
+) -> np.ndarray:
+    """Per generated sample: the distance to its nearest training point over
+    that point's own nearest-neighbour distance (``(M,)`` float64).
+
+    Raises:
+        ValueError: for NaN/inf or mismatched dimensions.
+    """
     points = feature_matrix(generated, "generated features").astype(np.float64)
     same_dimension(points, training.features, ("generated features", "training features"))
     nearest, squared = _nearest_rows(
         points, training.features, exclude_self=False, block_size=block_size
     )
-    ratio = np.sqrt(squared) / training.nearest_distances[nearest]
+    return np.sqrt(squared) / training.nearest_distances[nearest]
+
+
+def memorisation_from_ratios(
+    ratio: np.ndarray, threshold: float = DEFAULT_THRESHOLD
+) -> dict[str, float]:
+    """``memorisation_fraction`` (share of ``ratio`` below ``threshold``)
+    and ``memorisation_median_ratio``.
+
+    Raises:
+        ValueError: a threshold that is not a positive finite number.
+    """
+    if not (isinstance(threshold, (int, float)) and np.isfinite(threshold) and threshold > 0):
+        raise ValueError(f"threshold must be a positive finite number, got {threshold!r}")
     return {
         "memorisation_fraction": float(np.mean(ratio < threshold)),
         "memorisation_median_ratio": float(np.median(ratio)),

@@ -36,6 +36,7 @@ from functools import cached_property
 from types import MappingProxyType
 
 import numpy as np
+import scipy.sparse
 
 from genbench.metrics._checks import (
     enough_samples,
@@ -193,6 +194,7 @@ class NeighbourCounts:
         *,
         k_pr: int = PRECISION_RECALL_K,
         k_dc: int = DENSITY_COVERAGE_K,
+        per_sample: bool = False,
     ) -> None:
         self._k_pr = positive_int(k_pr, "k_pr")
         self._k_dc = positive_int(k_dc, "k_dc")
@@ -224,6 +226,11 @@ class NeighbourCounts:
         self._recalled = np.zeros(n_real, dtype=bool)
         self._covered = np.zeros(n_real, dtype=bool)
         self._rows_seen = 0
+        self._contributions = (
+            NeighbourContributions.empty(self._n_generated, n_real, self._k_dc)
+            if per_sample
+            else None
+        )
 
     def add(self, block: GramBlock) -> None:
         """Count one block of generated rows."""
@@ -252,6 +259,8 @@ class NeighbourCounts:
         exact = self._to_real.exact(rows.start + local, columns)
         inside[local[exact <= self._real_radius_pr[columns]]] = True
         self._precise += int(np.count_nonzero(inside))
+        if self._contributions is not None:
+            self._contributions.inside[rows] = inside
 
     def _count_density_coverage(self, squared: np.ndarray, rows: slice, errors: np.ndarray) -> None:
         """Pairs with ``d² < r_k(R_i)²`` (density) and the real points that
@@ -267,6 +276,12 @@ class NeighbourCounts:
         hits = exact < self._real_radius_dc[columns]
         self._dense += int(np.count_nonzero(hits))
         self._covered[columns[hits]] = True
+        if self._contributions is not None:
+            sure_rows, sure_columns = np.nonzero(certain)
+            self._contributions.add_coverage(
+                rows.start + np.concatenate([sure_rows, local[hits]]),
+                np.concatenate([sure_columns, columns[hits]]),
+            )
 
     def _count_recall(self, squared: np.ndarray, rows: slice, among: np.ndarray) -> None:
         """Real points inside some generated ball: ``d² <= r_k(G_j)²``.
@@ -279,28 +294,38 @@ class NeighbourCounts:
         radius = screened_kth_smallest(among, self._k_pr)
         errors = self._among_generated.row_errors(rows) + self._to_real.row_errors(rows)
         below, above = certain_bounds(radius, errors, squared.dtype)
-        self._recalled |= np.any(squared <= below[:, None], axis=0)
+        certain = squared <= below[:, None]
+        self._recalled |= np.any(certain, axis=0)
         maybe = squared <= above[:, None]
-        open_columns = np.flatnonzero(maybe.any(axis=0) & ~self._recalled)
+        maybe ^= certain
+        # Per-sample contributions need every covering pair, not only the
+        # first one found for each real point.
+        still_open = maybe.any(axis=0)
+        if self._contributions is None:
+            still_open &= ~self._recalled
+        open_columns = np.flatnonzero(still_open)
         local, which = np.nonzero(maybe[:, open_columns])
-        if local.size == 0:
-            return
         columns = open_columns[which]
-        needed = np.unique(local)
-        exact_radius = np.empty_like(radius)
-        exact_radius[needed] = self._among_generated.kth_smallest(
-            among[needed], rows.start + needed, (self._k_pr,)
-        )[self._k_pr]
-        exact = self._to_real.exact(rows.start + local, columns)
-        self._recalled[columns[exact <= exact_radius[local]]] = True
+        if local.size:
+            needed = np.unique(local)
+            exact_radius = np.empty_like(radius)
+            exact_radius[needed] = self._among_generated.kth_smallest(
+                among[needed], rows.start + needed, (self._k_pr,)
+            )[self._k_pr]
+            exact = self._to_real.exact(rows.start + local, columns)
+            hits = exact <= exact_radius[local]
+            local, columns = local[hits], columns[hits]
+            self._recalled[columns] = True
+        if self._contributions is not None:
+            sure_rows, sure_columns = np.nonzero(certain)
+            self._contributions.add_recall(
+                rows.start + np.concatenate([sure_rows, local]),
+                np.concatenate([sure_columns, columns]),
+            )
 
     def result(self) -> dict[str, float]:
         """``precision``, ``recall``, ``density``, ``coverage``."""
-        if self._rows_seen != self._n_generated:
-            raise RuntimeError(
-                f"saw {self._rows_seen} of {self._n_generated} generated rows; "
-                "feed every block before reading the result"
-            )
+        self._check_complete()
         m = self._n_generated
         return {
             "precision": self._precise / m,
@@ -308,6 +333,82 @@ class NeighbourCounts:
             "density": self._dense / (self._k_dc * m),
             "coverage": float(self._covered.mean()),
         }
+
+    def contributions(self) -> NeighbourContributions:
+        """What each generated sample contributes (requires
+        ``per_sample=True``): the input of :meth:`NeighbourContributions.replicates`."""
+        self._check_complete()
+        if self._contributions is None:
+            raise RuntimeError("construct NeighbourCounts with per_sample=True to keep them")
+        return self._contributions
+
+    def _check_complete(self) -> None:
+        if self._rows_seen != self._n_generated:
+            raise RuntimeError(
+                f"saw {self._rows_seen} of {self._n_generated} generated rows; "
+                "feed every block before reading the result"
+            )
+
+
+@dataclass
+class NeighbourContributions:
+    """Each generated sample's part in the four neighbour metrics, so they
+    can be recomputed for any reweighting of the generated samples (a
+    bootstrap resample) without another distance pass.
+
+    Attributes:
+        inside: ``(M,)`` generated sample ``j`` lies in some real k=3 ball
+            (precision).
+        dense: ``(M,)`` number of real k=5 balls containing ``j`` (density).
+        coverage_pairs: ``(j, i)`` with ``d(G_j, R_i) < r_5(R_i)``.
+        recall_pairs: ``(j, i)`` with ``d(R_i, G_j) <= r_3(G_j)``; the
+            generated radii are those of the full generated set.
+        n_real, k_dc: the real sample count and density's k.
+    """
+
+    inside: np.ndarray
+    dense: np.ndarray
+    coverage_pairs: list[tuple[np.ndarray, np.ndarray]]
+    recall_pairs: list[tuple[np.ndarray, np.ndarray]]
+    n_real: int
+    k_dc: int
+
+    @classmethod
+    def empty(cls, m: int, n_real: int, k_dc: int) -> NeighbourContributions:
+        return cls(np.zeros(m, bool), np.zeros(m, np.int64), [], [], n_real, k_dc)
+
+    def add_coverage(self, generated: np.ndarray, real: np.ndarray) -> None:
+        self.coverage_pairs.append((generated, real))
+        np.add.at(self.dense, generated, 1)
+
+    def add_recall(self, generated: np.ndarray, real: np.ndarray) -> None:
+        self.recall_pairs.append((generated, real))
+
+    def replicates(self, counts: np.ndarray) -> dict[str, np.ndarray]:
+        """``precision``, ``recall``, ``density`` and ``coverage`` for each
+        row of ``counts`` (``(B, M)``: how often each generated sample is
+        drawn in a resample of size ``M``). Recall keeps the full set's
+        generated radii (a resample with repeated points would otherwise
+        have radii of 0)."""
+        m = counts.shape[1]
+        weights = counts.astype(np.float64)
+        return {
+            "precision": weights @ self.inside / m,
+            "recall": self._covered_fraction(self.recall_pairs, weights),
+            "density": weights @ self.dense / (self.k_dc * m),
+            "coverage": self._covered_fraction(self.coverage_pairs, weights),
+        }
+
+    def _covered_fraction(
+        self, pairs: list[tuple[np.ndarray, np.ndarray]], weights: np.ndarray
+    ) -> np.ndarray:
+        generated = np.concatenate([g for g, _ in pairs]) if pairs else np.zeros(0, np.int64)
+        real = np.concatenate([r for _, r in pairs]) if pairs else np.zeros(0, np.int64)
+        matrix = scipy.sparse.csr_matrix(
+            (np.ones(generated.size), (generated, real)), shape=(weights.shape[1], self.n_real)
+        )
+        hits = np.asarray((matrix.T @ weights.T).T)  # (B, N): draws covering each real point
+        return (hits > 0).mean(axis=1)
 
 
 def neighbour_metrics(

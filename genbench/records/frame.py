@@ -11,14 +11,19 @@ from genbench.records.record import RunRecord
 
 ID_COLUMNS = ("task", "model", "family", "plugin", "budget", "seed", "status")
 
+SE_SUFFIX = "__se"
+"""``<metric>__se``: the run's standard error of ``<metric>`` (from its
+recorded interval; missing when the record has none)."""
+
 
 def records_to_frame(records: Iterable[RunRecord]) -> pd.DataFrame:
     """One row per run: id columns, then every metric as its own column.
 
     Also adds ``description``, ``primary_metric``, ``noise_floor`` (the row
     scores held-out real data), ``likelihood_exact`` (bool or NA),
-    ``n_generated``, ``n_real`` and ``failure`` (``"plugin/hook: reason"``
-    for failed runs).
+    ``n_generated``, ``n_real``, ``failure`` (``"plugin/hook: reason"``
+    for failed runs) and, per metric with a recorded interval, its standard
+    error as ``<metric>__se``.
     """
     rows = []
     for record in records:
@@ -40,6 +45,7 @@ def records_to_frame(records: Iterable[RunRecord]) -> pd.DataFrame:
             "failure": record.failure.summary() if record.failure else "",
         }
         row.update(record.metrics)
+        row.update({f"{name}{SE_SUFFIX}": i.se for name, i in record.intervals.items()})
         rows.append(row)
     frame = pd.DataFrame(rows)
     if frame.empty:

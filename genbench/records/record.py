@@ -10,10 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from genbench.metrics.uncertainty import Interval
 from genbench.records.config import RunConfig
 
-SCHEMA_VERSION = 1
-"""Version of the record layout; a record of another version is not read."""
+SCHEMA_VERSION = 2
+"""Version of the record layout; a record of another version is not read.
+Version 2 added ``intervals``."""
 
 
 class RecordError(ValueError):
@@ -179,6 +181,9 @@ class RunRecord:
         status: ``"ok"`` or ``"failed"``; ``failure`` says why.
         metrics: registered metric name → value (``None`` for a value JSON
             cannot hold).
+        intervals: metric name → its 95 % interval and standard error
+            within this run (bootstrap over the generated samples, or over
+            the test examples for likelihoods), with the method.
         likelihood: how likelihoods were computed (``None`` without them).
         counts: sample counts, keys from :data:`COUNT_KEYS`.
         feature_extractor: the extractor behind the sample metrics.
@@ -196,6 +201,7 @@ class RunRecord:
     provenance: Provenance
     failure: Failure | None = None
     metrics: dict[str, float | None] = field(default_factory=dict)
+    intervals: dict[str, Interval] = field(default_factory=dict)
     likelihood: LikelihoodInfo | None = None
     counts: dict[str, int] = field(default_factory=dict)
     feature_extractor: ExtractorInfo | None = None
@@ -223,6 +229,7 @@ class RunRecord:
             "status": self.status,
             "failure": self.failure.to_dict() if self.failure else None,
             "metrics": dict(self.metrics),
+            "intervals": {name: interval.to_dict() for name, interval in self.intervals.items()},
             "likelihood": self.likelihood.to_dict() if self.likelihood else {},
             "counts": dict(self.counts),
             "feature_extractor": (
@@ -259,6 +266,9 @@ class RunRecord:
                 status=data["status"],
                 failure=Failure.from_dict(data["failure"]) if data.get("failure") else None,
                 metrics=dict(data["metrics"]),
+                intervals={
+                    name: Interval.from_dict(value) for name, value in data["intervals"].items()
+                },
                 likelihood=(
                     LikelihoodInfo.from_dict(data["likelihood"]) if data["likelihood"] else None
                 ),

@@ -14,24 +14,34 @@ from pathlib import Path
 
 import pandas as pd
 
-from genbench.metrics.info import METRICS, metric_info
+from genbench.metrics.info import METRICS
 from genbench.records.frame import records_to_frame
 from genbench.records.record import RunRecord
 from genbench.records.store import iter_record_files
 from genbench.report.markdown import escape, format_cell, table
 from genbench.report.observations import observations
 from genbench.report.plots import precision_recall_plot
+from genbench.report.ranking import (
+    primary_metric,
+    rank,
+    rank_labels,
+    separation_sentence,
+)
 from genbench.report.summary import metric_columns, summarise
-
-FALLBACK_METRICS = ("fid", "bits_per_byte", "bits_per_dim")
-"""Ranking metrics to fall back on, in order, when a task's declared primary
-metric is missing from its records."""
 
 TABLE_GROUPS = (
     ("Sample quality and diversity", ("sample", "task")),
     ("Likelihood, reconstruction and cost", ("likelihood", "reconstruction", "speed", "model")),
 )
 BOUND_MARK = "†"
+INTERVAL_NOTE = (
+    "± is the half-width of a 95 % interval for the mean over seeds. Its variance is the larger "
+    "of the seed-to-seed variance and the mean within-run variance, over the number of seeds "
+    "(Student's t with seeds − 1 degrees of freedom when the seed spread is the larger, else "
+    "normal); within a run, sample metrics are bootstrapped over the generated samples (the "
+    "real reference fixed) and likelihoods over the test examples. Speed and size metrics vary "
+    "by seed only."
+)
 
 
 @dataclass(frozen=True)
@@ -46,25 +56,6 @@ class LeaderboardFiles:
 def task_slug(task: str) -> str:
     """``image/mnist`` → ``image-mnist`` (file names of a task's pages)."""
     return task.replace("/", "-")
-
-
-def primary_metric(summary: pd.DataFrame) -> str | None:
-    """The metric a task's rows are ranked by: the task's declared primary
-    metric, else the first of :data:`FALLBACK_METRICS` present."""
-    declared = summary["primary_metric"].dropna().unique() if "primary_metric" in summary else []
-    candidates = [*declared, *FALLBACK_METRICS]
-    return next((m for m in candidates if m in summary and summary[m].notna().any()), None)
-
-
-def rank(summary: pd.DataFrame) -> pd.DataFrame:
-    """Rows sorted best-first by the primary metric (missing values last)."""
-    metric = primary_metric(summary)
-    if metric is None:
-        return summary.sort_values(["family", "model"], ignore_index=True)
-    ascending = not metric_info(metric).higher_is_better
-    return summary.sort_values(
-        [metric, "family", "model"], ascending=[ascending, True, True], na_position="last"
-    ).reset_index(drop=True)
 
 
 def build_leaderboards(
@@ -99,10 +90,14 @@ def build_leaderboards(
 
 
 def _without_unused_metrics(summary: pd.DataFrame) -> pd.DataFrame:
-    """``summary`` without the metric columns (and their ``_std``) that no
-    row of this task reports: records of other tasks add them to the frame."""
+    """``summary`` without the metric columns (and their ``_std``, ``_se``
+    and ``_ci``) that no row of this task reports: records of other tasks
+    add them to the frame."""
     unused = [name for name in METRICS if name in summary and summary[name].isna().all()]
-    return summary.drop(columns=[c for n in unused for c in (n, f"{n}_std") if c in summary])
+    suffixes = ("", "_std", "_se", "_ci")
+    return summary.drop(
+        columns=[n + suffix for n in unused for suffix in suffixes if n + suffix in summary]
+    )
 
 
 def _write_task(
@@ -123,10 +118,15 @@ def _write_task(
     parts = [f"# Leaderboard: `{escape(task)}`", ""]
     parts += _header_lines(summary, runs)
     metrics = metric_columns(summary)
+    ranks = rank_labels(summary, primary_metric(summary))
     for title, kinds in TABLE_GROUPS:
         chosen = [m for m in metrics if METRICS[m].kind in kinds]
         if chosen:
-            parts += [f"## {title}", "", _metric_table(summary, chosen), ""]
+            table_text = _metric_table(summary, chosen, ranks)
+            parts += [f"## {title}", "", table_text, "", INTERVAL_NOTE, ""]
+    sentence = separation_sentence(summary, primary_metric(summary))
+    if sentence:
+        parts += [sentence, ""]
     if (summary["likelihood_exact"] == False).any():  # noqa: E712 - pandas NA-aware
         parts += [
             f"{BOUND_MARK} likelihood from a lower bound (ELBO, IWAE, VLB or dequantisation): "
@@ -166,14 +166,15 @@ def _header_lines(summary: pd.DataFrame, runs: pd.DataFrame) -> list[str]:
         f"Budget: {escape(budgets)}. Runs: {len(runs)} "
         f"({int((runs['status'] == 'ok').sum())} succeeded). "
         f"Generated samples per run: {int(n_gen.max()) if len(n_gen) else '–'}. "
-        "Cells show mean ± standard deviation over seeds; ↓ lower is better, ↑ higher is better.",
+        "Cells show the mean over seeds ± the half-width of its 95 % interval; "
+        "↓ lower is better, ↑ higher is better.",
     ]
     if metric:
         lines.append(f"Ranked by `{metric}`.")
     return [*lines, ""]
 
 
-def _metric_table(summary: pd.DataFrame, metrics: list[str]) -> str:
+def _metric_table(summary: pd.DataFrame, metrics: list[str], ranks: list[str]) -> str:
     several_budgets = summary["budget"].nunique() > 1
     header = ["#", "model", "family", *(["budget"] if several_budgets else []), "seeds"]
     for name in metrics:
@@ -181,15 +182,16 @@ def _metric_table(summary: pd.DataFrame, metrics: list[str]) -> str:
         arrow = {True: " ↑", False: " ↓", None: ""}[info.higher_is_better]
         header.append(f"{escape(name)}{arrow}")
     rows = []
-    for position, row in enumerate(summary.itertuples(index=False), start=1):
+    for label, row in zip(ranks, summary.itertuples(index=False), strict=True):
         values = row._asdict()
-        cells = [str(position), f"`{escape(values['model'])}`", escape(values["family"])]
+        cells = [label, f"`{escape(values['model'])}`", escape(values["family"])]
         if several_budgets:
             cells.append(escape(values["budget"]))
         cells.append(str(int(values["seeds"])))
-        bound = values["likelihood_exact"] is False
+        exact = values["likelihood_exact"]
+        bound = exact is not None and exact is not pd.NA and not pd.isna(exact) and not exact
         for name in metrics:
-            cell = format_cell(values.get(name), values.get(f"{name}_std"), int(values["seeds"]))
+            cell = format_cell(values.get(name), values.get(f"{name}_ci"))
             if bound and METRICS[name].kind == "likelihood" and cell != "–":
                 cell += BOUND_MARK
             cells.append(cell)
@@ -282,7 +284,7 @@ def _write_index(written: list[LeaderboardFiles], summary: pd.DataFrame, out: Pa
         metric = primary_metric(task_rows)
         best = task_rows.iloc[0]
         best_text = (
-            f"`{escape(best['model'])}` ({escape(metric)} {format_cell(best[metric], None, 1)})"
+            f"`{escape(best['model'])}` ({escape(metric)} {format_cell(best[metric], None)})"
             if metric
             else "–"
         )

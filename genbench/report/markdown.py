@@ -33,13 +33,14 @@ def format_number(value: float) -> str:
     return f"{value:.4g}"
 
 
-def format_cell(mean: float, std: float | None, seeds: int) -> str:
-    """``mean ± std`` (std over seeds, shown when there are at least two)."""
+def format_cell(mean: float, half_width: float | None) -> str:
+    """``mean ± half_width`` (the ± left out when the half-width is missing
+    or 0)."""
     if mean is None or pd.isna(mean):
         return "–"
     text = format_number(float(mean))
-    if seeds >= 2 and std is not None and not pd.isna(std):
-        text += f" ± {format_number(float(std))}"
+    if half_width is not None and not pd.isna(half_width) and half_width > 0:
+        text += f" ± {format_number(float(half_width))}"
     return text
 
 

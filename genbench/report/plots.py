@@ -22,8 +22,8 @@ def precision_recall_plot(summary: pd.DataFrame, path: Path, *, title: str) -> P
         axes.errorbar(
             rows["recall"],
             rows["precision"],
-            xerr=rows.get("recall_std"),
-            yerr=rows.get("precision_std"),
+            xerr=rows.get("recall_ci"),
+            yerr=rows.get("precision_ci"),
             fmt="o",
             color=colours(index % 10),
             label=family,

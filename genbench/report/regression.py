@@ -8,8 +8,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from genbench.defaults import REGRESSION_ABSOLUTE, REGRESSION_K_STD, REGRESSION_RELATIVE
+from genbench.defaults import (
+    REGRESSION_ABSOLUTE,
+    REGRESSION_ALPHA,
+    REGRESSION_K_STD,
+    REGRESSION_RELATIVE,
+)
 from genbench.metrics.info import METRICS
+from genbench.metrics.uncertainty import difference_test
+from genbench.report.ranking import row_summary
 from genbench.report.summary import summarise
 
 KEYS = ["task", "model", "budget"]
@@ -38,22 +45,29 @@ def compare(
     baseline_runs: pd.DataFrame,
     *,
     tolerance: Tolerance = Tolerance(),
+    alpha: float = REGRESSION_ALPHA,
     include_kinds: tuple[str, ...] = ("sample", "task", "likelihood", "reconstruction"),
 ) -> pd.DataFrame:
     """One row per (task, model, budget, metric) present on both sides.
 
+    A metric regresses when it is worse than the baseline by more than the
+    tolerance **and** the test of :func:`genbench.metrics.uncertainty.difference_test`
+    (seed-to-seed and within-run variation of both sides) rejects equality
+    at level ``alpha``; it improves under the mirror conditions.
+
     Args:
         fresh_runs / baseline_runs: per-run frames from
             :func:`genbench.records.frame.records_to_frame`.
+        alpha: level of the test.
         include_kinds: metric kinds compared; speed and timing metrics depend
             on the machine and are left out by default.
 
     Returns:
         Columns ``task, model, budget, metric, baseline, baseline_std, fresh,
-        delta, allowed, status`` where ``delta`` is signed so that positive
-        means *worse* and ``status`` is ``ok``, ``improved``, ``regressed``,
-        ``failed`` (the fresh runs of that model failed) or ``missing`` (the
-        model is absent from the fresh results).
+        delta, allowed, p_value, status`` where ``delta`` is signed so that
+        positive means *worse* and ``status`` is ``ok``, ``improved``,
+        ``regressed``, ``failed`` (the fresh runs of that model failed) or
+        ``missing`` (the model is absent from the fresh results).
     """
     fresh = summarise(fresh_runs).set_index(KEYS) if not fresh_runs.empty else None
     base = summarise(baseline_runs).set_index(KEYS)
@@ -78,7 +92,10 @@ def compare(
             sign = -1.0 if info.higher_is_better else 1.0
             delta = sign * (float(new) - float(base_row[metric]))
             allowed = tolerance.allowed(float(base_row[metric]), float(base_row[f"{metric}_std"]))
-            status = "regressed" if delta > allowed else "improved" if delta < -allowed else "ok"
+            test = difference_test(row_summary(fresh_row, metric), row_summary(base_row, metric))
+            status = "ok"
+            if test.separated(alpha) and abs(delta) > allowed:
+                status = "regressed" if delta > 0 else "improved"
             rows.append(
                 _row(
                     key,
@@ -88,6 +105,7 @@ def compare(
                     fresh=float(new),
                     delta=delta,
                     allowed=allowed,
+                    p_value=test.p_value,
                     status=status,
                 )
             )
@@ -101,6 +119,7 @@ def compare(
             "fresh",
             "delta",
             "allowed",
+            "p_value",
             "status",
         ],
     )
@@ -126,6 +145,7 @@ def _row(key: tuple, metric: str, **values: object) -> dict[str, object]:
         "fresh": nan,
         "delta": nan,
         "allowed": nan,
+        "p_value": nan,
     }
     row.update(values)
     return row

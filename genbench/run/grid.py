@@ -33,11 +33,12 @@ def plan_grid(
     models: Sequence[str] = (),
     tasks: Sequence[str] = (),
     seeds: int = DEFAULT_SEEDS,
+    first_seed: int = 0,
     budget: str = "default",
     n_samples: int | None = None,
 ) -> list[Cell]:
-    """Every cell of models × tasks × seeds 0..``seeds``-1 whose model
-    supports the task.
+    """Every cell of models × tasks × seeds ``first_seed`` ..
+    ``first_seed + seeds - 1`` whose model supports the task.
 
     Unnamed models mean every registered model; unnamed tasks mean
     :data:`~genbench.defaults.DEFAULT_TASKS` (those registered). A named
@@ -48,6 +49,8 @@ def plan_grid(
         raise RegistryError(f"unknown budget {budget!r}; choose one of {list(BUDGETS)}")
     if seeds < 1:
         raise RegistryError(f"--seeds must be at least 1, got {seeds}")
+    if first_seed < 0:
+        raise RegistryError(f"--first-seed must be at least 0, got {first_seed}")
     if n_samples is not None and n_samples < 2:
         raise RegistryError(f"--samples must be at least 2, got {n_samples}")
     task_names = list(tasks) or [t for t in DEFAULT_TASKS if t in registry.tasks]
@@ -61,7 +64,7 @@ def plan_grid(
     cells = []
     for task in task_objects:
         for spec in registry.models_for(task, models):
-            for seed in range(seeds):
+            for seed in range(first_seed, first_seed + seeds):
                 cells.append(Cell(spec.name, task.name, seed, budget, n_samples))
     return cells
 

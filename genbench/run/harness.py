@@ -16,10 +16,11 @@ import torch
 from genbench.checkpoints import Checkpoint
 from genbench.defaults import MODEL_INFO_TIMEOUT_S, PREVIEW_SAMPLES
 from genbench.features.cache import FeatureCache
-from genbench.metrics.engine import sample_metrics
+from genbench.metrics.engine import score_samples
 from genbench.metrics.info import METRICS
-from genbench.metrics.likelihood import likelihood_metrics
+from genbench.metrics.likelihood import likelihood_intervals, likelihood_metrics
 from genbench.metrics.reconstruction import reconstruction_metrics
+from genbench.metrics.uncertainty import Interval
 from genbench.records.config import RunConfig
 from genbench.records.provenance import collect_provenance
 from genbench.records.record import ExtractorInfo, Failure, LikelihoodInfo, RunRecord, TaskInfo
@@ -71,6 +72,7 @@ def run_cell(
         status="ok" if failure is None else "failed",
         failure=failure,
         metrics=run.metrics,
+        intervals=run.intervals,
         likelihood=run.likelihood,
         counts=run.counts,
         feature_extractor=run.extractor,
@@ -97,6 +99,7 @@ class _CellRun:
         self.pm = registry.pm
         self.stage = "setup"
         self.metrics: dict[str, float] = {}
+        self.intervals: dict[str, Interval] = {}
         self.likelihood: LikelihoodInfo | None = None
         self.counts: dict[str, int] = {}
         self.extractor: ExtractorInfo | None = None
@@ -187,10 +190,12 @@ class _CellRun:
         generated, probabilities = extractor.extract(samples)
         self.timings["features_s"] = time.perf_counter() - start
         start = time.perf_counter()
-        scores = sample_metrics(reference, generated, generated_probs=probabilities)
-        scores[task.frechet_metric] = scores.pop("fid")
-        self.metrics.update(scores)
+        scores = score_samples(reference, generated, generated_probs=probabilities)
+        renamed = {"fid": task.frechet_metric, "fid_inf": f"{task.frechet_metric}_inf"}
+        self.metrics.update({renamed.get(k, k): v for k, v in scores.values.items()})
+        self.intervals.update({renamed.get(k, k): v for k, v in scores.intervals.items()})
         self.metrics.update(task.extra_metrics(samples))
+        self.intervals.update(task.extra_metric_intervals(samples))
         self.timings["metrics_s"] = time.perf_counter() - start
         real = task.reference(self.cell.budget)
         self.counts.update({"n_real": len(real), "n_train": len(task.load().train)})
@@ -209,9 +214,9 @@ class _CellRun:
         except SampleValidationError as exc:
             raise self.fail("log_likelihood", exc) from exc
         self.stage = "metrics"
-        self.metrics.update(
-            likelihood_metrics(result.nats, task.dimension_counts(x), discrete=discrete)
-        )
+        counts = task.dimension_counts(x)
+        self.metrics.update(likelihood_metrics(result.nats, counts, discrete=discrete))
+        self.intervals.update(likelihood_intervals(result.nats, counts, discrete=discrete))
         self.likelihood = LikelihoodInfo(
             exact=bool(result.exact), method=result.method, details=dict(result.details)
         )

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+import torch
 
 from genbench.hashing import content_hash
+from genbench.metrics.uncertainty import Interval, bootstrap_indices, bootstrap_interval
 from genbench.specs import MODALITIES, validate_name
 from genbench.tasks.validation import (
     validate_tensor_samples,
@@ -190,6 +192,29 @@ class Task(ABC):
         """Task-specific metrics of validated samples (e.g. modes covered on a
         mixture of Gaussians). Names must be registered metrics."""
         return {}
+
+    def extra_metric_intervals(self, samples: Any) -> dict[str, Interval]:
+        """95 % intervals of :meth:`extra_metrics`, from a bootstrap over the
+        samples (each resample recomputes every task metric). Tasks whose
+        metrics are too costly to recompute hundreds of times override this."""
+        if not len(samples):
+            return {}
+        indices = bootstrap_indices(len(samples))
+        estimates = self.extra_metrics(samples)
+        replicates: dict[str, list[float]] = {}
+        for rows in indices:
+            resample = (
+                samples[torch.from_numpy(rows)]
+                if torch.is_tensor(samples)
+                else [samples[i] for i in rows]
+            )
+            for name, value in self.extra_metrics(resample).items():
+                replicates.setdefault(name, []).append(value)
+        method = f"bootstrap over the {len(samples)} generated samples ({len(indices)} resamples)"
+        return {
+            name: bootstrap_interval(estimates[name], np.asarray(values), method)
+            for name, values in replicates.items()
+        }
 
     def save_preview(self, samples: Any, path: Path) -> Path | None:
         """Write a small human-viewable preview of ``samples`` (PNG grid,

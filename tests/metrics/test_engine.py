@@ -55,7 +55,8 @@ def reference(data):
 def test_every_emitted_name_is_registered(data, reference):
     result = sample_metrics(reference, data["generated"], generated_probs=data["probs"], **KID)
     assert set(result) == {
-        "fid", "kid_mean", "kid_std", "kid_subset_size", "precision", "recall", "density",
+        "fid", "fid_inf", "kid_mean", "kid_std", "kid_subset_size", "precision", "recall",
+        "density",
         "coverage", "memorisation_fraction", "memorisation_median_ratio",
         "inception_score_mean", "inception_score_std",
     }  # fmt: skip

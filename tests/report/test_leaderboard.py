@@ -8,46 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from record_factory import make_record as _record
 
-from genbench.records import RunConfig, RunRecord, record_path, write_record
-from genbench.records.config import NOISE_FLOOR, DerivedSeeds, ModelConfig
+from genbench.records import record_path, write_record
 from genbench.records.jsonio import to_json
-from genbench.records.record import Failure, LikelihoodInfo, Provenance, TaskInfo
 from genbench.report.leaderboard import build_leaderboards
 from genbench.report.markdown import escape, format_cell
-
-PROVENANCE = Provenance(
-    genbench_version="0", git_commit={}, libraries={}, host={}, started_at="", finished_at="",
-    checkpoint=None,
-)  # fmt: skip
-
-
-def _record(
-    model: str, family: str, seed: int, metrics: dict, *, exact=True, description="", status="ok"
-) -> RunRecord:
-    config = RunConfig(
-        model=ModelConfig(model, family, "p", "1", ("sample",), {}, model),
-        description=description,
-        hyperparameters={},
-        task="toy/ring8",
-        task_fingerprint="f" * 64,
-        budget="default",
-        seed=seed,
-        n_samples=100,
-        derived_seeds=DerivedSeeds(seed, seed, seed),
-        role=NOISE_FLOOR if model == "data" else "",
-    )
-    return RunRecord(
-        config=config,
-        config_hash=config.hash,
-        task_info=TaskInfo("toy", "fid"),
-        status=status,
-        provenance=PROVENANCE,
-        failure=None if status == "ok" else Failure("p", "sample", "boom | bad", "X"),
-        metrics=metrics if status == "ok" else {},
-        likelihood=LikelihoodInfo(exact, "exact") if "bits_per_dim" in metrics else None,
-        counts={"n_generated": 100, "n_real": 100},
-    )
 
 
 @pytest.fixture
@@ -95,8 +61,10 @@ def test_markdown_table_ranks_and_aggregates(results, tmp_path):
     order = [line.split("|")[2].strip() for line in body[:4]]
     assert order == ["`data`", "`good`", "`bad`", "`broken`"]
     good = next(line for line in body if "`good`" in line)
-    assert "2 ± 1.414" in good  # fid mean 2, std (ddof 1) of (1, 3)
-    assert "2.1 ± 0.1414†" in text  # bits/dim from a bound is marked
+    # fid (1, 3), no recorded intervals: se = sqrt(var 2 / 2 seeds) = 1, ± t(1 df) se
+    assert "2 ± 12.71" in good
+    assert "2.1 ± 1.271†" in text  # bits/dim from a bound is marked
+    assert "± is the half-width of a 95 % interval" in text
     assert "† likelihood from a lower bound" in text
     assert "Held-out real data scores 0.5" in text
     assert "- `good` (vae): a \\| pipe \\*and\\* \\<b\\>html\\</b\\>" in text
@@ -105,11 +73,28 @@ def test_markdown_table_ranks_and_aggregates(results, tmp_path):
     assert (tmp_path / "lb" / "toy-ring8" / "precision-recall.png").stat().st_size > 1000
 
 
+def test_rows_the_test_cannot_separate_share_a_rank(results, tmp_path):
+    text = build_leaderboards(results, tmp_path / "lb")[0].markdown.read_text()
+    ranks = {
+        line.split("|")[2].strip(): line.split("|")[1].strip()
+        for line in text.splitlines()
+        if line.startswith("| ") and "`" in line
+    }
+    # data (0.5, 0.5) and good (1, 3): p = 0.37 with 1 degree of freedom; bad (10, 12) apart
+    assert ranks["`data`"] == ranks["`good`"] == "1–2"
+    assert ranks["`bad`"] == "3" and ranks["`broken`"] == "–"
+    assert "Rank groups on `fid`" in text
+    assert "Separated: `good` / `bad` (p = 0.02" in text
+    assert "Not separated: `data` / `good`" in text
+
+
 def test_csv_holds_means_and_stds(results, tmp_path):
     files = build_leaderboards(results, tmp_path / "lb")
     frame = pd.read_csv(files[0].csv).set_index("model")
     assert frame.loc["good", "fid"] == pytest.approx(2.0)
     assert frame.loc["good", "fid_std"] == pytest.approx(2**0.5)
+    assert frame.loc["good", "fid_se"] == pytest.approx(1.0)
+    assert frame.loc["good", "fid_ci"] == pytest.approx(12.706205, rel=1e-6)
     assert frame.loc["bad", "recall"] == pytest.approx(0.2)
     assert frame.loc["broken", "failed"] == 1 and frame.loc["broken", "seeds"] == 0
 
@@ -131,8 +116,10 @@ def test_names_and_descriptions_cannot_break_a_table():
     assert escape("line\nbreak") == "line break"
     assert escape("<script>") == "\\<script\\>"
     assert escape("`code` *em* [link](x)") == "\\`code\\` \\*em\\* \\[link\\](x)"
-    assert format_cell(1.23456, 0.1, 1) == "1.235"
-    assert format_cell(float("nan"), None, 3) == "–"
+    assert format_cell(1.23456, None) == "1.235"
+    assert format_cell(1.23456, 0.1) == "1.235 ± 0.1"
+    assert format_cell(1.23456, 0.0) == "1.235"
+    assert format_cell(float("nan"), None) == "–"
 
 
 def test_no_records_is_a_clear_error(tmp_path):
@@ -159,3 +146,14 @@ def test_audio_previews_bring_their_clips(tmp_path):
     copied = sorted(p.name for p in (tmp_path / "lb" / "toy-ring8").glob("*.wav"))
     assert copied == ["wave-0.wav", "wave-1.wav", "wave-2.wav", "wave-3.wav"]  # four per model
     assert (tmp_path / "lb" / "toy-ring8" / "wave-3.wav").read_bytes() == b"RIFF3"
+
+
+def test_an_all_bound_likelihood_column_is_marked(tmp_path):
+    root = tmp_path / "results"
+    for seed in range(2):
+        metrics = {"fid": 1.0, "bits_per_dim": 2.0 + seed}
+        record = _record("flow", "flow", seed, metrics, exact=False)
+        write_record(record_path(root, "toy/ring8", "flow", "default", seed), record)
+    text = build_leaderboards(root, tmp_path / "lb")[0].markdown.read_text()
+    likelihood_row = next(line for line in text.splitlines() if "`flow`" in line and "2.5" in line)
+    assert "2.5 ± 6.353†" in likelihood_row  # mean 2.5, se 0.5, t(1 df): all rows are bounds

@@ -57,6 +57,17 @@ def test_compare_flags_only_worsening_beyond_tolerance():
     assert compare(better, base).set_index("metric").loc["fid", "status"] == "improved"
 
 
+def test_a_worsening_the_test_cannot_confirm_is_not_a_regression():
+    base = _runs("m", [10.0, 10.0, 10.0], [0.5, 0.5, 0.5]).assign(fid__se=4.0)
+    fresh = _runs("m", [12.0, 12.0, 12.0], [0.5, 0.5, 0.5]).assign(fid__se=4.0)
+    row = compare(fresh, base).set_index("metric").loc["fid"]
+    # +2 is beyond the 5 % floor (0.5), but each run's sample noise (se 4) hides it
+    assert row["delta"] == pytest.approx(2.0) and row["allowed"] == pytest.approx(0.5)
+    assert row["p_value"] > 0.4 and row["status"] == "ok"
+    precise = compare(fresh.assign(fid__se=0.1), base.assign(fid__se=0.1))
+    assert precise.set_index("metric").loc["fid", "status"] == "regressed"
+
+
 def test_missing_and_failed_models():
     base = pd.concat([_runs("a", [1, 1], [0.5, 0.5]), _runs("b", [1, 1], [0.5, 0.5])])
     fresh = _runs("a", [1, 1], [0.5, 0.5])

@@ -84,6 +84,14 @@ def test_successful_record_has_metrics_and_provenance(registry, tmp_path, cache_
     assert config["model"]["plugin"] == "fake_plugins" and config["seed"] == 0
     assert config["budget"] == "smoke" and len(config["task_fingerprint"]) == 64
     assert set(record["timings"]) >= {"fit_s", "sample_s", "features_s", "metrics_s"}
+    intervals = record["intervals"]
+    for name in ("fid", "fid_inf", "kid_mean", "precision", "coverage", "bits_per_dim",
+                 "nll_nats", "modes_covered", "high_quality_fraction"):  # fmt: skip
+        interval = intervals[name]
+        assert interval["low"] <= metrics[name] <= interval["high"], name
+        assert interval["method"] and interval["se"] >= 0
+    assert intervals["fid"]["resamples"] == 200
+    assert "test examples" in intervals["bits_per_dim"]["method"]
 
 
 @pytest.mark.parametrize(
@@ -209,3 +217,10 @@ def test_one_thread_reaches_hook_threads_and_restores_the_setting():
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(1)
+
+
+def test_another_seed_set_starts_at_first_seed(registry):
+    cells = plan_grid(registry, models=["fake-good"], tasks=[TASK], seeds=2, first_seed=3)
+    assert [c.seed for c in cells] == [3, 4]
+    with pytest.raises(RegistryError, match="--first-seed must be at least 0, got -1"):
+        plan_grid(registry, models=["fake-good"], tasks=[TASK], first_seed=-1)

@@ -12,7 +12,6 @@ import pytest
 import torch
 
 from genbench.metrics.kneser_ney import KneserNeyLM
-from genbench.tasks.base import SampleValidationError
 from genbench.tasks.shakespeare import (
     SHARED_LINE_CHARS,
     ChecksumError,
@@ -36,6 +35,7 @@ from genbench.tasks.text_formats import (
     read_tiny_shakespeare,
     read_wikitext,
 )
+from genbench.tasks.validation import SampleValidationError
 
 # -- vocabulary -----------------------------------------------------------------
 
