@@ -6,9 +6,10 @@ precision/recall/density/coverage are neither 0 nor 1), then times:
 
 * genbench: FID, KID, precision/recall + density/coverage (one call), each
   standalone; the full suite without a prepared reference
-  (``prepare_reference`` + ``sample_metrics``); and with a prepared
-  reference, for the first model and for a further model with the same
-  sample count (whose real-real KID sums are reused);
+  (``prepare_reference`` + ``sample_metrics``), and again with the
+  bootstrap intervals and FD∞ (``score_samples``, as every run computes);
+  and with a prepared reference, for the first model and for a further
+  model with the same sample count (whose real-real KID sums are reused);
 * torch-fidelity: ``fid_features_to_statistics`` + ``fid_statistics_to_metric``,
   ``kid_features_to_metric``, ``prc_features_to_metric``, plus density and
   coverage computed the straightforward way from full float32 distance
@@ -43,6 +44,8 @@ from genbench.metrics import (
     prepare_reference,
     sample_metrics,
 )
+from genbench.metrics.engine import score_samples
+from genbench.metrics.uncertainty import BOOTSTRAP_RESAMPLES
 
 
 def synthetic_features(seed: int, n: int, dim: int, *, shift: float, scale: float) -> np.ndarray:
@@ -134,6 +137,11 @@ def run(n: int, dim: int, repeats: int) -> None:
 
     t_suite, suite = best_time(full_suite, repeats)
     times["suite, no reference"] = (t_suite, suite_theirs)
+    t_cold, scored = best_time(
+        lambda: score_samples(prepare_reference(real), generated, resamples=BOOTSTRAP_RESAMPLES),
+        repeats,
+    )
+    times[f"suite + {BOOTSTRAP_RESAMPLES}-resample intervals + FD∞, cold"] = (t_cold, suite_theirs)
     t_prepare, reference = best_time(lambda: prepare_reference(real), 1)
     t_first, _ = best_time(lambda: sample_metrics(reference, generated), 1)
     t_further, _ = best_time(lambda: sample_metrics(reference, generated), repeats)
@@ -144,6 +152,10 @@ def run(n: int, dim: int, repeats: int) -> None:
     for name, (mine, other) in times.items():
         print(f"{name:45s} {mine:11.2f} {other:17.2f} {other / mine:8.1f}x")
     print(f"(reference preparation alone: {t_prepare:.2f} s)")
+    print(
+        f"(intervals: fid {scored.intervals['fid'].se:.3g} se, "
+        f"precision {scored.intervals['precision'].se:.3g} se; torch-fidelity has none)"
+    )
 
     print(f"{'metric':12s} {'genbench':>16s} {'reference':>16s} {'difference':>11s}")
     for name in ("fid", "kid_mean", "kid_std", "precision", "recall", "density", "coverage"):
