@@ -3,9 +3,12 @@ default folders, and table output."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
+
+from genbench.defaults import REGRESSION_ALPHA
 
 DEFAULT_RESULTS = Path("results")
 
@@ -73,3 +76,26 @@ def echo_table(header: list[str], rows: list[tuple]) -> None:
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
     for line in [header, *rows]:
         click.echo("  ".join(str(x).ljust(w) for x, w in zip(line, widths, strict=False)).rstrip())
+
+
+def stored_results_option(help_text: str, *, file_okay: bool = True) -> Callable:
+    """``--results DIR`` for a command that reads existing records."""
+    return click.option(
+        "--results",
+        "results_dir",
+        default=DEFAULT_RESULTS,
+        show_default=True,
+        type=click.Path(exists=True, file_okay=file_okay, path_type=Path),
+        help=help_text,
+    )
+
+
+def alpha_option(help_text: str) -> Callable:
+    """``--alpha``: the level of a test between two models."""
+    return click.option(
+        "--alpha",
+        default=REGRESSION_ALPHA,
+        show_default=True,
+        type=click.FloatRange(0, 1, min_open=True, max_open=True),
+        help=help_text,
+    )

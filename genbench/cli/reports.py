@@ -9,15 +9,15 @@ from pathlib import Path
 import click
 
 from genbench.cli.common import (
-    DEFAULT_RESULTS,
     CliContext,
+    alpha_option,
     echo_table,
     indent,
     leaderboards_for,
+    stored_results_option,
 )
 from genbench.defaults import (
     REGRESSION_ABSOLUTE,
-    REGRESSION_ALPHA,
     REGRESSION_K_STD,
     REGRESSION_RELATIVE,
 )
@@ -25,13 +25,7 @@ from genbench.specs import BUDGETS
 
 
 @click.command()
-@click.option(
-    "--results",
-    "results_dir",
-    default=DEFAULT_RESULTS,
-    show_default=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-)
+@stored_results_option("Stored records.", file_okay=False)
 @click.option(
     "--out",
     "out_dir",
@@ -69,14 +63,7 @@ def leaderboard(
     type=click.Path(exists=True, path_type=Path),
     help="Committed records (directory or one JSON file) to compare against.",
 )
-@click.option(
-    "--results",
-    "results_dir",
-    default=DEFAULT_RESULTS,
-    show_default=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="Fresh records.",
-)
+@stored_results_option("Fresh records.")
 @click.option(
     "-k",
     "k_std",
@@ -99,13 +86,7 @@ def leaderboard(
     type=float,
     help="Absolute floor of the allowed worsening.",
 )
-@click.option(
-    "--alpha",
-    default=REGRESSION_ALPHA,
-    show_default=True,
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
-    help="Level of the test that must also reject before a worsening counts.",
-)
+@alpha_option("Level of the test that must also reject before a worsening counts.")
 @click.option(
     "--allow-missing",
     is_flag=True,
@@ -178,20 +159,8 @@ def check(
     multiple=True,
     help="Only this metric (repeatable; default: every metric both report).",
 )
-@click.option(
-    "--results",
-    "results_dir",
-    default=DEFAULT_RESULTS,
-    show_default=True,
-    type=click.Path(exists=True, path_type=Path),
-)
-@click.option(
-    "--alpha",
-    default=REGRESSION_ALPHA,
-    show_default=True,
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
-    help="Level of the test.",
-)
+@stored_results_option("Stored records.")
+@alpha_option("Level of the test.")
 @click.pass_obj
 def compare_command(
     obj: CliContext,
