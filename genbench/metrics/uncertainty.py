@@ -218,12 +218,52 @@ def difference_test(a: SeedSummary, b: SeedSummary) -> Difference:
     df = _welch_df(va, a.df, vb, b.df)
     if se == 0.0:
         p_value = 1.0 if estimate == 0.0 else 0.0
-    elif math.isinf(df):
-        p_value = float(2.0 * stats.norm.sf(abs(estimate) / se))
     else:
-        p_value = float(2.0 * stats.t.sf(abs(estimate) / se, df))
+        p_value = float(2.0 * _tail(abs(estimate) / se, df))
     half = _quantile(df) * se
     return Difference(estimate, se, estimate - half, estimate + half, p_value)
+
+
+def same_model_test(a: SeedSummary, b: SeedSummary) -> Difference:
+    """Test whether two sets of runs of the same model configuration (a
+    baseline and a fresh run, say) differ: as :func:`difference_test`, but
+    with one per-seed variance pooled over both sides, since under "nothing
+    changed" they share it. Student's t with ``seeds_a + seeds_b - 2``
+    degrees of freedom when a seed spread sets either side's variance,
+    normal otherwise."""
+    variance_a, variance_b = a.se**2 * a.seeds, b.se**2 * b.seeds
+    pooled = (a.seeds * variance_a + b.seeds * variance_b) / (a.seeds + b.seeds)
+    se = math.sqrt(pooled * (1.0 / a.seeds + 1.0 / b.seeds))
+    df = math.inf if math.isinf(a.df) and math.isinf(b.df) else float(a.seeds + b.seeds - 2)
+    estimate = a.mean - b.mean
+    if se == 0.0:
+        p_value = 1.0 if estimate == 0.0 else 0.0
+    else:
+        p_value = float(2.0 * _tail(abs(estimate) / se, df))
+    half = _quantile(df) * se
+    return Difference(estimate, se, estimate - half, estimate + half, p_value)
+
+
+def _tail(t: float, df: float) -> float:
+    """``P(T > t)`` for Student's t with ``df`` degrees of freedom (normal
+    for infinite ``df``)."""
+    return float(stats.norm.sf(t) if math.isinf(df) else stats.t.sf(t, df))
+
+
+def holm_adjusted(p_values: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjustment of ``p_values`` (NaN stays NaN): reject
+    where the adjusted value is below ``alpha`` and the chance of any false
+    rejection among them is at most ``alpha``."""
+    p = np.asarray(p_values, dtype=np.float64)
+    adjusted = np.full_like(p, np.nan)
+    valid = np.flatnonzero(~np.isnan(p))
+    order = valid[np.argsort(p[valid], kind="stable")]
+    m = len(order)
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[index]))
+        adjusted[index] = running
+    return adjusted
 
 
 def _welch_df(va: float, dfa: float, vb: float, dfb: float) -> float:

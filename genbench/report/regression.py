@@ -15,7 +15,7 @@ from genbench.defaults import (
     REGRESSION_RELATIVE,
 )
 from genbench.metrics.info import METRICS
-from genbench.metrics.uncertainty import difference_test
+from genbench.metrics.uncertainty import holm_adjusted, same_model_test
 from genbench.report.ranking import row_summary
 from genbench.report.summary import summarise
 
@@ -51,9 +51,12 @@ def compare(
     """One row per (task, model, budget, metric) present on both sides.
 
     A metric regresses when it is worse than the baseline by more than the
-    tolerance **and** the test of :func:`genbench.metrics.uncertainty.difference_test`
-    (seed-to-seed and within-run variation of both sides) rejects equality
-    at level ``alpha``; it improves under the mirror conditions.
+    tolerance **and** :func:`genbench.metrics.uncertainty.same_model_test`
+    (seed-to-seed and within-run variation, pooled over both sides) rejects
+    equality after Holm's adjustment over every compared metric
+    (:func:`~genbench.metrics.uncertainty.holm_adjusted`): the chance that a
+    check of an unchanged model reports any regression is at most
+    ``alpha``. It improves under the mirror conditions.
 
     Args:
         fresh_runs / baseline_runs: per-run frames from
@@ -64,10 +67,11 @@ def compare(
 
     Returns:
         Columns ``task, model, budget, metric, baseline, baseline_std, fresh,
-        delta, allowed, p_value, status`` where ``delta`` is signed so that
-        positive means *worse* and ``status`` is ``ok``, ``improved``,
-        ``regressed``, ``failed`` (the fresh runs of that model failed) or
-        ``missing`` (the model is absent from the fresh results).
+        delta, allowed, p_value, p_adjusted, status`` where ``delta`` is
+        signed so that positive means *worse*, ``p_adjusted`` is Holm's,
+        and ``status`` is ``ok``, ``improved``, ``regressed``, ``failed``
+        (the fresh runs of that model failed) or ``missing`` (the model is
+        absent from the fresh results).
     """
     fresh = summarise(fresh_runs).set_index(KEYS) if not fresh_runs.empty else None
     base = summarise(baseline_runs).set_index(KEYS)
@@ -92,10 +96,7 @@ def compare(
             sign = -1.0 if info.higher_is_better else 1.0
             delta = sign * (float(new) - float(base_row[metric]))
             allowed = tolerance.allowed(float(base_row[metric]), float(base_row[f"{metric}_std"]))
-            test = difference_test(row_summary(fresh_row, metric), row_summary(base_row, metric))
-            status = "ok"
-            if test.separated(alpha) and abs(delta) > allowed:
-                status = "regressed" if delta > 0 else "improved"
+            test = same_model_test(row_summary(fresh_row, metric), row_summary(base_row, metric))
             rows.append(
                 _row(
                     key,
@@ -106,10 +107,10 @@ def compare(
                     delta=delta,
                     allowed=allowed,
                     p_value=test.p_value,
-                    status=status,
+                    status="ok",
                 )
             )
-    return pd.DataFrame(
+    table = pd.DataFrame(
         rows,
         columns=[
             *KEYS,
@@ -120,9 +121,16 @@ def compare(
             "delta",
             "allowed",
             "p_value",
+            "p_adjusted",
             "status",
         ],
     )
+    table["p_adjusted"] = holm_adjusted(table["p_value"].to_numpy())
+    beyond = table["delta"].abs() > table["allowed"]
+    confirmed = beyond & (table["p_adjusted"] < alpha)
+    table.loc[confirmed & (table["delta"] > 0), "status"] = "regressed"
+    table.loc[confirmed & (table["delta"] < 0), "status"] = "improved"
+    return table
 
 
 def has_regression(comparison: pd.DataFrame, *, strict: bool = False) -> bool:
@@ -146,6 +154,7 @@ def _row(key: tuple, metric: str, **values: object) -> dict[str, object]:
         "delta": nan,
         "allowed": nan,
         "p_value": nan,
+        "p_adjusted": nan,
     }
     row.update(values)
     return row

@@ -15,7 +15,9 @@ from genbench.metrics.uncertainty import (
     bootstrap_interval,
     combine_seeds,
     difference_test,
+    holm_adjusted,
     rank_groups,
+    same_model_test,
     standard_error_interval,
 )
 
@@ -97,6 +99,22 @@ def test_difference_test_uses_welch_degrees_of_freedom():
     diff = difference_test(a, b)
     # df = (1 + 1)^2 / (1/2 + 1/2) = 4; t = 4 / sqrt(2)
     assert diff.p_value == pytest.approx(0.0474, abs=5e-4)
+
+
+def test_same_model_test_pools_the_two_sides_variance():
+    # per-seed variances 3 * 1^2 and 3 * 0.5^2 pool to 1.875; se = sqrt(1.875 * 2 / 3)
+    a, b = SeedSummary(3.0, 1.0, 0.0, 3, df=2), SeedSummary(0.0, 0.5, 0.0, 3, df=2)
+    diff = same_model_test(a, b)
+    assert diff.se == pytest.approx(math.sqrt(1.25))
+    assert diff.p_value == pytest.approx(0.05504, abs=1e-5)  # t = 2.683 with 4 df
+
+
+def test_holm_adjustment_closed_form():
+    adjusted = holm_adjusted([0.01, 0.04, math.nan, 0.03, 0.5])
+    # sorted 0.01, 0.03, 0.04, 0.5 times 4, 3, 2, 1, made monotone
+    assert adjusted[0] == pytest.approx(0.04) and adjusted[3] == pytest.approx(0.09)
+    assert adjusted[1] == pytest.approx(0.09) and adjusted[4] == pytest.approx(0.5)
+    assert math.isnan(adjusted[2])
 
 
 def _simulated_summary(rng, mean, seeds=3, seed_sd=1.0, sample_se=0.5):
