@@ -212,16 +212,8 @@ def difference_test(a: SeedSummary, b: SeedSummary) -> Difference:
     the means over its combined standard error, two-sided, against Student's
     t with Welch–Satterthwaite degrees of freedom (normal when both
     standard errors come from the bootstrap)."""
-    estimate = a.mean - b.mean
     va, vb = a.se**2, b.se**2
-    se = math.sqrt(va + vb)
-    df = _welch_df(va, a.df, vb, b.df)
-    if se == 0.0:
-        p_value = 1.0 if estimate == 0.0 else 0.0
-    else:
-        p_value = float(2.0 * _tail(abs(estimate) / se, df))
-    half = _quantile(df) * se
-    return Difference(estimate, se, estimate - half, estimate + half, p_value)
+    return _difference(a.mean - b.mean, math.sqrt(va + vb), _welch_df(va, a.df, vb, b.df))
 
 
 def same_model_test(a: SeedSummary, b: SeedSummary) -> Difference:
@@ -235,7 +227,12 @@ def same_model_test(a: SeedSummary, b: SeedSummary) -> Difference:
     pooled = (a.seeds * variance_a + b.seeds * variance_b) / (a.seeds + b.seeds)
     se = math.sqrt(pooled * (1.0 / a.seeds + 1.0 / b.seeds))
     df = math.inf if math.isinf(a.df) and math.isinf(b.df) else float(a.seeds + b.seeds - 2)
-    estimate = a.mean - b.mean
+    return _difference(a.mean - b.mean, se, df)
+
+
+def _difference(estimate: float, se: float, df: float) -> Difference:
+    """``estimate`` with standard error ``se``: its interval and two-sided
+    p-value against Student's t with ``df`` degrees of freedom."""
     if se == 0.0:
         p_value = 1.0 if estimate == 0.0 else 0.0
     else:
