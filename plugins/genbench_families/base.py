@@ -43,6 +43,16 @@ class GenerativeModel(nn.Module):
         super().__init__()
         self.space = space
 
+    @property
+    def device(self) -> torch.device:
+        """Where the model's weights live (the CPU for a model without any);
+        every tensor a family creates goes there."""
+        for tensor in self.parameters():
+            return tensor.device
+        for tensor in self.buffers():
+            return tensor.device
+        return torch.device("cpu")
+
     def fit(self, data: Tensor, generator: torch.Generator) -> list[float]:
         """Train on model-space ``data``; return the loss per step."""
         raise NotImplementedError

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 import torch
 from genbench_families.catalogue import SPECS_BY_NAME
 from genbench_families.plugin import FittedModel, fit
@@ -119,3 +120,72 @@ def assert_close(actual: torch.Tensor, expected: torch.Tensor, atol: float) -> N
     assert actual.shape == expected.shape, f"shapes {actual.shape} != {expected.shape}"
     gap = (actual.double() - expected.double()).abs().max().item()
     assert gap <= atol, f"max |difference| {gap:.3g} > {atol:.3g}"
+
+
+def test_schedule_warms_up_linearly_then_decays_by_cosine_to_the_final_fraction():
+    from genbench_families.training import Schedule
+
+    schedule = Schedule(warmup_steps=4, decay="cosine", final_fraction=0.1)
+    assert [schedule.factor(s, 14) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
+    assert schedule.factor(4, 14) == pytest.approx(1.0)
+    assert schedule.factor(9, 14) == pytest.approx(
+        0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 5 / 9))
+    )
+    assert schedule.factor(13, 14) == pytest.approx(0.1)
+    assert Schedule().factor(7, 14) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"warmup_steps": -1}, "warmup_steps must be >= 0"),
+        ({"decay": "linear"}, "decay must be 'constant' or 'cosine'"),
+        ({"final_fraction": 2.0}, "final_fraction must lie in"),
+    ],
+)
+def test_schedule_rejects_bad_settings(kwargs, message):
+    from genbench_families.training import Schedule
+
+    with pytest.raises(ValueError, match=message):
+        Schedule(**kwargs)
+
+
+def _fit_mean_with_early_stopping(steps: int, patience: int) -> tuple[list[float], float]:
+    """Fit a mean to zeros while the held-out rows are all 10: every step
+    towards the training optimum worsens the held-out loss."""
+    from genbench_families.training import EarlyStopping, train
+
+    rule = EarlyStopping(holdout_fraction=0.05, check_every=10, patience=patience)
+    _, held = rule.split(torch.arange(100.0)[:, None], torch.Generator().manual_seed(0))
+    data = torch.zeros(100, 1)
+    data[held.long().flatten()] = 10.0
+    weight = torch.nn.Parameter(torch.tensor([5.0]))
+    losses = train(
+        lambda batch: ((batch - weight) ** 2).mean(),
+        [weight],
+        data,
+        steps=steps,
+        batch_size=10,
+        lr=0.1,
+        generator=torch.Generator().manual_seed(0),
+        early_stopping=rule,
+    )
+    return losses, float(weight)
+
+
+def test_early_stopping_stops_once_the_held_out_loss_stalls_and_restores_the_best_weights():
+    losses, restored = _fit_mean_with_early_stopping(steps=10_000, patience=2)
+    # Best at the first check (step 10); two worse checks later it stops.
+    assert len(losses) == 30
+    _, after_first_check = _fit_mean_with_early_stopping(steps=10, patience=2)
+    assert restored == after_first_check
+    assert 0.0 < restored < 5.0
+
+
+def test_early_stopping_rejects_a_holdout_that_leaves_nothing_to_train_on():
+    from genbench_families.training import EarlyStopping
+
+    with pytest.raises(ValueError, match="cannot hold out 2 of 2 examples"):
+        EarlyStopping(holdout_fraction=0.9).split(torch.zeros(2, 1), torch.Generator())
+    with pytest.raises(ValueError, match="holdout_fraction must lie in"):
+        EarlyStopping(holdout_fraction=1.0)
