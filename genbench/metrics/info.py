@@ -233,10 +233,14 @@ _BUILTIN_METRICS: tuple[tuple[str, str, bool | None, tuple[str, ...], str, str],
     ("nfe", "evaluations/sample", None, _ALL, "model",
      "Network function evaluations per generated sample."),
     # task metrics: emitted by tasks' extra_metrics
+    ("modes_reached", "modes", True, ("toy",), "task",
+     "Number of mixture modes that are the nearest mode of enough samples, at any "
+     "distance (coverage alone)."),
     ("modes_covered", "modes", True, ("toy",), "task",
-     "Number of mixture modes the task counts as covered by high-quality samples."),
+     "Number of mixture modes the task counts as covered by high-quality samples "
+     "(coverage and precision at once)."),
     ("high_quality_fraction", "1", True, ("toy",), "task",
-     "Fraction of samples within the task's distance of some mode centre."),
+     "Fraction of samples within the task's distance of some mode centre (precision alone)."),
     ("true_log_density", "nats/example", True, ("toy",), "task",
      "Mean log-density of the generated samples under the task's true data distribution."),
 )

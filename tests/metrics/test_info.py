@@ -36,6 +36,7 @@ REQUIRED = (
     "sample_seconds",
     "parameters",
     "nfe",
+    "modes_reached",
     "modes_covered",
     "high_quality_fraction",
     "true_log_density",

@@ -62,6 +62,7 @@ def test_successful_record_has_metrics_and_provenance(registry, tmp_path, cache_
         "density",
         "coverage",
         "memorisation_fraction",
+        "modes_reached",
         "modes_covered",
         "nll_nats",
         "bits_per_dim",
@@ -86,7 +87,8 @@ def test_successful_record_has_metrics_and_provenance(registry, tmp_path, cache_
     assert set(record["timings"]) >= {"fit_s", "sample_s", "features_s", "metrics_s"}
     intervals = record["intervals"]
     for name in ("fid", "fid_inf", "kid_mean", "precision", "coverage", "bits_per_dim",
-                 "nll_nats", "modes_covered", "high_quality_fraction"):  # fmt: skip
+                 "nll_nats", "modes_reached", "modes_covered",
+                 "high_quality_fraction"):  # fmt: skip
         interval = intervals[name]
         assert interval["low"] <= metrics[name] <= interval["high"], name
         assert interval["method"] and interval["se"] >= 0

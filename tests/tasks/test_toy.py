@@ -111,7 +111,7 @@ def test_log_density_of_far_points_is_finite(task) -> None:
 
 def test_perfect_samples_cover_every_mode(task) -> None:
     metrics = task.extra_metrics(_perfect(task, 20_000))
-    assert metrics["modes_covered"] == len(task.modes)
+    assert metrics["modes_covered"] == metrics["modes_reached"] == len(task.modes)
     # 3 sigma standard errors of a binomial fraction at n = 20,000
     assert metrics["high_quality_fraction"] == pytest.approx(RAYLEIGH_3_SIGMA, abs=0.0023)
     entropy = math.log(len(task.modes)) + math.log(2 * math.pi * math.e * task.sigma**2)
@@ -122,13 +122,14 @@ def test_samples_from_one_mode_cover_one(task) -> None:
     rng = np.random.default_rng(11)
     samples = task.modes[3] + task.sigma * rng.standard_normal((1000, 2))
     metrics = task.extra_metrics(samples.astype(np.float32))
-    assert metrics["modes_covered"] == 1
+    assert metrics["modes_covered"] == metrics["modes_reached"] == 1
     assert metrics["high_quality_fraction"] == pytest.approx(RAYLEIGH_3_SIGMA, abs=0.01)
 
 
-def test_far_off_points_have_no_quality(task) -> None:
+def test_far_off_points_reach_their_nearest_mode_but_have_no_quality(task) -> None:
     metrics = task.extra_metrics(torch.full((100, 2), 30.0))
     assert metrics == {
+        "modes_reached": 1.0,
         "modes_covered": 0.0,
         "high_quality_fraction": 0.0,
         "true_log_density": pytest.approx(task.log_density(np.array([[30.0, 30.0]]))[0]),
@@ -139,7 +140,28 @@ def test_coverage_threshold_is_ten_percent_of_a_fair_share() -> None:
     task = Ring8Task()  # 1,000 samples over 8 modes: a fair share is 125, 10% is 12.5
     for at_second_mode, covered in ((13, 2), (12, 1)):
         samples = np.repeat(task.modes[:2], [1000 - at_second_mode, at_second_mode], axis=0)
-        assert task.extra_metrics(samples)["modes_covered"] == covered
+        metrics = task.extra_metrics(samples)
+        assert metrics["modes_covered"] == metrics["modes_reached"] == covered
+
+
+def test_a_cloud_off_its_mode_reaches_it_without_covering_it() -> None:
+    task = Ring8Task()  # neighbouring modes lie 1.53 apart, sigma is 0.02
+    exact = np.repeat(task.modes[:4], 250, axis=0)  # 4 modes hit exactly
+    # 10 sigma radially outwards from modes 4 and 5: nearest to them, not within 3 sigma
+    off = np.repeat(task.modes[4:6] * (1 + 10 * task.sigma / 2.0), 500, axis=0)
+    metrics = task.extra_metrics(np.concatenate([exact, off]))
+    assert metrics["modes_reached"] == 6
+    assert metrics["modes_covered"] == 4
+    assert metrics["high_quality_fraction"] == 0.5
+
+
+def test_modes_reached_counts_the_nearest_mode_at_any_distance() -> None:
+    task = Grid25Task()  # 2,500 samples: a fair share is 100, the threshold 10
+    # every sample 0.9 from a mode (18 sigma), still nearer to it than to any other
+    samples = np.repeat(task.modes, 100, axis=0) + np.array([0.9, 0.0])
+    metrics = task.extra_metrics(samples)
+    assert metrics["modes_reached"] == 25
+    assert metrics["modes_covered"] == metrics["high_quality_fraction"] == 0.0
 
 
 def test_high_quality_means_within_three_sigma() -> None:
