@@ -109,8 +109,12 @@ def fit(spec: ModelSpec, task: Task, budget: str, seed: int, checkpoint: Checkpo
     Args:
         spec: the model to fit; answer only for your own specs.
         task: the task; ``task.load()`` gives its splits (cached).
-        budget: ``"smoke"``, ``"default"`` or ``"full"``; use
-            ``spec.hyperparameters(budget, task.modality)``.
+        budget: ``"smoke"``, ``"default"``, ``"full"`` or a ladder rung
+            ``"default-xK"`` (``K`` times the default compute); use
+            ``spec.hyperparameters(budget, task.modality)``, which resolves
+            every one of them (a rung multiplies ``spec.ladder_keys``). A
+            plugin that handles budgets itself reads the string, e.g. with
+            ``genbench.specs.parse_budget(budget)`` → ``("default", K)``.
         seed: seeds initialisation and data order.
         checkpoint: the harness's cache slot for this (plugin version,
             training config, task content, seed, budget). Call

@@ -16,8 +16,87 @@ from typing import Any
 import numpy as np
 
 BUDGETS: tuple[str, ...] = ("smoke", "default", "full")
-"""Training budgets, cheapest first. ``smoke`` is for tests (seconds),
-``default`` trains on a 2-core CPU in minutes, ``full`` is for real runs."""
+"""Named training budgets, cheapest first. ``smoke`` is for tests (seconds),
+``default`` trains on a 2-core CPU in minutes, ``full`` is for real runs.
+Besides these, every multiple of ``default`` is a budget (see
+:func:`parse_budget`)."""
+
+LADDER_BASE = "default"
+"""The budget whose multiples form the compute ladder: ``default-x2`` is
+``default`` with :attr:`ModelSpec.ladder_keys` multiplied by 2."""
+
+LADDER_KEYS: tuple[str, ...] = ("steps",)
+"""Hyper-parameters a ladder rung multiplies unless a spec declares its own:
+the number of training steps (optimiser updates)."""
+
+_LADDER_RE = re.compile(r"^(?P<base>.*)-x(?P<multiple>[^-]*)$")
+
+
+def parse_budget(budget: str) -> tuple[str, int]:
+    """Split a budget name into its named budget and ladder multiple.
+
+    ``"smoke"``, ``"default"`` and ``"full"`` give multiple 1;
+    ``"default-xK"`` (``K`` a positive integer written in decimal digits)
+    gives ``("default", K)``.
+
+    Raises:
+        ValueError: an unknown named budget, a multiple of a budget other
+            than :data:`LADDER_BASE`, or a multiple that is not a positive
+            integer (``default-x0``, ``default-xfoo``); the message names
+            the budget and what is accepted.
+    """
+    if not isinstance(budget, str):
+        raise ValueError(f"a budget is a string, got {budget!r}")
+    match = _LADDER_RE.match(budget)
+    if match is None:
+        if budget not in BUDGETS:
+            raise ValueError(
+                f"unknown budget {budget!r}; choose one of {list(BUDGETS)} "
+                f"or a multiple {LADDER_BASE}-xK (K a positive integer)"
+            )
+        return budget, 1
+    base, multiple = match["base"], match["multiple"]
+    if base != LADDER_BASE:
+        raise ValueError(
+            f"unknown budget {budget!r}: only {LADDER_BASE!r} has multiples "
+            f"({LADDER_BASE}-xK, K a positive integer), not {base!r}"
+        )
+    if not (multiple.isascii() and multiple.isdigit()) or int(multiple) < 1:
+        raise ValueError(
+            f"budget {budget!r}: the multiple after '-x' must be a positive integer, "
+            f"got {multiple!r}"
+        )
+    return base, int(multiple)
+
+
+def canonical_budget(budget: str) -> str:
+    """The one spelling of ``budget`` that records and config hashes use:
+    ``default-x1`` is ``default``, ``default-x04`` is ``default-x4``; named
+    budgets are returned unchanged. Raises ``ValueError`` as
+    :func:`parse_budget`."""
+    base, multiple = parse_budget(budget)
+    return base if multiple == 1 else ladder_budget(multiple)
+
+
+def ladder_budget(multiple: int) -> str:
+    """The budget at ``multiple`` times ``default``: ``"default"`` for 1,
+    else ``"default-x<multiple>"``.
+
+    Raises:
+        ValueError: ``multiple`` is not a positive integer.
+    """
+    if isinstance(multiple, bool) or not isinstance(multiple, int) or multiple < 1:
+        raise ValueError(f"a ladder multiple must be a positive integer, got {multiple!r}")
+    return LADDER_BASE if multiple == 1 else f"{LADDER_BASE}-x{multiple}"
+
+
+def base_budget(budget: str) -> str:
+    """The named budget behind ``budget`` (``default`` for every rung of the
+    ladder): tasks' sample and likelihood-example counts are looked up
+    under it, so every rung is scored on the same data. Raises
+    ``ValueError`` as :func:`parse_budget`."""
+    return parse_budget(budget)[0]
+
 
 CAPABILITIES: tuple[str, ...] = ("sample", "log_likelihood", "reconstruct")
 """Hooks a model may answer besides ``fit``."""
@@ -80,7 +159,7 @@ class ModelSpec:
         capabilities: the subset of :data:`CAPABILITIES` the model answers.
             The harness calls exactly these hooks; a declared hook that no
             plugin answers is a failed run.
-        budgets: hyper-parameters per budget name (``smoke``/``default``/
+        budgets: hyper-parameters per named budget (``smoke``/``default``/
             ``full``); a budget missing here falls back to ``default``. A
             model whose networks differ by modality may key each budget's
             row by modality instead (``{"image": {...}, "toy": {...}}``,
@@ -99,6 +178,12 @@ class ModelSpec:
         noise_floor: ``True`` for a row that scores real held-out data
             instead of a model: the reference point of every sample metric
             on its task, which leaderboards label as such (not hashed).
+        ladder_keys: the hyper-parameters of the ``default`` row that a
+            ladder budget ``default-xK`` multiplies by ``K`` (the training
+            compute; :data:`LADDER_KEYS`, the step count, unless declared);
+            every other hyper-parameter stays as at ``default``. Each must
+            be an integer in the row; a key absent from the row is left
+            alone. Not hashed itself: the scaled values are.
     """
 
     name: str
@@ -112,6 +197,7 @@ class ModelSpec:
     plugin: str = ""
     plugin_version: str = ""
     noise_floor: bool = False
+    ladder_keys: tuple[str, ...] = LADDER_KEYS
 
     def __post_init__(self) -> None:
         validate_name(self.name, "model")
@@ -134,28 +220,55 @@ class ModelSpec:
             self, "budgets", _frozen({k: _frozen(v) for k, v in self.budgets.items()})
         )
         object.__setattr__(self, "options", _frozen(self.options))
+        if isinstance(self.ladder_keys, str):
+            raise ValueError(
+                f"model {self.name!r}: ladder_keys must be a sequence of names, "
+                f"got the string {self.ladder_keys!r}"
+            )
+        object.__setattr__(self, "ladder_keys", tuple(self.ladder_keys))
 
     def hyperparameters(self, budget: str, modality: str | None = None) -> dict[str, Any]:
         """Hyper-parameters for ``budget``, falling back to ``default``.
 
-        With ``modality``, a row keyed by modality (see ``budgets``) gives
-        that modality's hyper-parameters; a flat row is returned whole.
+        A ladder budget ``default-xK`` gives the ``default`` row with each
+        of :attr:`ladder_keys` multiplied by ``K``. With ``modality``, a row
+        keyed by modality (see ``budgets``) gives that modality's
+        hyper-parameters; a flat row is returned whole.
 
         Raises:
-            ValueError: an unknown budget, or a row keyed by modality that
-                has no entry for ``modality``.
+            ValueError: an unknown budget (see :func:`parse_budget`), a row
+                keyed by modality that has no entry for ``modality``, or a
+                ladder key whose ``default`` value is not an integer.
         """
-        if budget not in BUDGETS:
-            raise ValueError(f"unknown budget {budget!r}; choose one of {list(BUDGETS)}")
-        chosen = dict(self.budgets.get(budget, self.budgets.get("default", {})))
+        name, multiple = parse_budget(budget)
+        chosen = dict(self.budgets.get(name, self.budgets.get("default", {})))
         if modality is None or not self._keyed_by_modality(chosen):
-            return chosen
+            if modality is None and self._keyed_by_modality(chosen):
+                return {key: self._scaled(dict(row), multiple) for key, row in chosen.items()}
+            return self._scaled(chosen, multiple)
         if modality not in chosen:
             raise ValueError(
-                f"model {self.name!r} has no {budget!r} budget for modality {modality!r}; "
+                f"model {self.name!r} has no {name!r} budget for modality {modality!r}; "
                 f"it has {sorted(chosen)}"
             )
-        return dict(chosen[modality])
+        return self._scaled(dict(chosen[modality]), multiple)
+
+    def _scaled(self, row: dict[str, Any], multiple: int) -> dict[str, Any]:
+        """``row`` with every ladder key present multiplied by ``multiple``
+        (``row`` itself, untouched, for multiple 1)."""
+        if multiple == 1:
+            return row
+        for key in self.ladder_keys:
+            if key not in row:
+                continue
+            value = row[key]
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(
+                    f"model {self.name!r}: ladder key {key!r} must be an integer at "
+                    f"{LADDER_BASE!r} to be multiplied, got {value!r}"
+                )
+            row[key] = value * multiple
+        return row
 
     def _keyed_by_modality(self, row: Mapping[str, Any]) -> bool:
         return bool(row) and all(
@@ -176,6 +289,7 @@ class ModelSpec:
             "plugin": self.plugin,
             "plugin_version": self.plugin_version,
             "noise_floor": self.noise_floor,
+            "ladder_keys": self.ladder_keys,
         }
         return (_rebuild_spec, (fields,))
 

@@ -16,12 +16,12 @@ from genbench.cli.common import (
     leaderboards_for,
     stored_results_option,
 )
+from genbench.cli.running import BUDGET_HELP, budget_callback
 from genbench.defaults import (
     REGRESSION_ABSOLUTE,
     REGRESSION_K_STD,
     REGRESSION_RELATIVE,
 )
-from genbench.specs import BUDGETS
 
 
 @click.command()
@@ -33,7 +33,11 @@ from genbench.specs import BUDGETS
     help="Output directory [default: leaderboards/ for --results results, else "
     "DIR-leaderboards beside the results directory DIR].",
 )
-@click.option("--budget", type=click.Choice(BUDGETS), help="Only runs at this budget.")
+@click.option(
+    "--budget",
+    callback=budget_callback,
+    help=f"Only runs at this budget: {BUDGET_HELP}.",
+)
 @click.pass_obj
 def leaderboard(
     obj: CliContext, results_dir: Path, out_dir: Path | None, budget: str | None

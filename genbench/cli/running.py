@@ -19,11 +19,12 @@ from genbench.cli.common import (
 )
 from genbench.defaults import (
     CACHE_ENV,
+    DEFAULT_BUDGET,
     DEFAULT_SEEDS,
     HOOK_TIMEOUT_S,
     default_cache_dir,
 )
-from genbench.specs import BUDGETS
+from genbench.specs import BUDGETS, LADDER_BASE
 
 STOPPED = "stopped: finished runs keep their records; the same command resumes the rest"
 
@@ -48,6 +49,23 @@ def _exit_on_sigterm() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def budget_callback(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Click callback: ``value`` in its canonical spelling (a named budget
+    or a ladder rung ``default-xK``; ``default-x1`` is ``default``), or a
+    usage error naming what is accepted."""
+    if value is None:
+        return None
+    from genbench.specs import canonical_budget
+
+    try:
+        return canonical_budget(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param=param) from exc
+
+
+BUDGET_HELP = f"{' | '.join(BUDGETS)} | {LADDER_BASE}-xK (K times the {LADDER_BASE} training steps)"
+
+
 @click.command()
 @click.option("-m", "--model", "model_names", multiple=True, help="Model to run (repeatable).")
 @click.option("-t", "--task", "task_names", multiple=True, help="Task to run (repeatable).")
@@ -65,7 +83,18 @@ def _exit_on_sigterm() -> Iterator[None]:
     type=click.IntRange(min=0),
     help="The first seed (another seed set, e.g. to measure check's false alarms).",
 )
-@click.option("--budget", default="default", show_default=True, type=click.Choice(BUDGETS))
+@click.option(
+    "--budget",
+    callback=budget_callback,
+    help=f"{BUDGET_HELP}  [default: {DEFAULT_BUDGET}]",
+)
+@click.option(
+    "--budget-sweep",
+    "budget_sweep",
+    metavar="K1,K2,...",
+    help=f"Run each selected model at {LADDER_BASE}-xK for every K listed (e.g. 1,2,4; "
+    f"1 is {LADDER_BASE}), same tasks and seeds; not with --budget.",
+)
 @click.option(
     "--samples",
     "n_samples",
@@ -102,6 +131,15 @@ def _exit_on_sigterm() -> Iterator[None]:
     "tcp://HOST:PORT [env: GENBENCH_EXECUTOR]",
 )
 @click.option(
+    "--device",
+    default="auto",
+    show_default=True,
+    envvar="GENBENCH_DEVICE",
+    help="auto (a GPU if there is one, else the CPU) | cpu | cuda (one worker per GPU) | "
+    "cuda:N | mps; recorded in provenance, never in the configuration hash "
+    "[env: GENBENCH_DEVICE]",
+)
+@click.option(
     "--timeout",
     "hook_timeout",
     default=HOOK_TIMEOUT_S,
@@ -125,12 +163,14 @@ def run(
     seeds,
     first_seed,
     budget,
+    budget_sweep,
     n_samples,
     results_dir,
     leaderboard_dir,
     no_leaderboard,
     cache_dir,
     executor,
+    device,
     hook_timeout,
     force,
     retrain,
@@ -143,9 +183,10 @@ def run(
     default budget, three seeds. Cells with an up-to-date record are skipped,
     so an interrupted run resumes. Exits 1 if any run failed.
     """
+    from genbench.devices import DeviceError, resolve_device
     from genbench.registry import RegistryError
     from genbench.run.executors import ExecutorSpecError, parse_executor
-    from genbench.run.grid import plan_grid
+    from genbench.run.grid import parse_multiples, plan_grid, plan_sweep
     from genbench.run.runner import run_grid
     from genbench.run.settings import RunSettings
 
@@ -155,15 +196,20 @@ def run(
     except ExecutorSpecError as exc:
         raise click.UsageError(str(exc)) from exc
     try:
-        cells = plan_grid(
-            registry,
-            models=model_names,
-            tasks=task_names,
-            seeds=seeds,
-            first_seed=first_seed,
-            budget=budget,
-            n_samples=n_samples,
-        )
+        chosen_device = resolve_device(device)
+    except DeviceError as exc:
+        raise click.ClickException(str(exc)) from exc  # one line, no usage text
+    if budget_sweep is not None and budget is not None:
+        raise click.UsageError("--budget-sweep runs the ladder of budgets; drop --budget")
+    selection = dict(
+        models=model_names, tasks=task_names, seeds=seeds, first_seed=first_seed,
+        n_samples=n_samples,
+    )  # fmt: skip
+    try:
+        if budget_sweep is not None:
+            cells = plan_sweep(registry, parse_multiples(budget_sweep), **selection)
+        else:
+            cells = plan_grid(registry, budget=budget or DEFAULT_BUDGET, **selection)
     except RegistryError as exc:
         raise click.UsageError(str(exc)) from exc
     if not cells:
@@ -173,6 +219,7 @@ def run(
         cache_dir=(cache_dir or default_cache_dir()).resolve(),
         hook_timeout=hook_timeout,
         plugin_files=obj.plugin_files,
+        device=chosen_device,
     )
     progress = _progress(len(cells), quiet)
     try:

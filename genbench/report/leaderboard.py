@@ -3,7 +3,9 @@
 ``build_leaderboards(results, out)`` writes, per task, ``<out>/<slug>.md``
 and ``<out>/<slug>.csv`` (the per-model summary over seeds), sample previews
 and a precision–recall plot under ``<out>/<slug>/``, and an index
-``<out>/README.md``. Nothing here runs a model.
+``<out>/README.md``. A task with runs at more than one budget of the ladder
+(``default``, ``default-x2``...) also gets a quality-per-compute section,
+its plot and ``<out>/<slug>-compute.csv``. Nothing here runs a model.
 """
 
 from __future__ import annotations
@@ -18,9 +20,18 @@ from genbench.metrics.info import METRICS
 from genbench.records.frame import records_to_frame
 from genbench.records.record import RunRecord
 from genbench.records.store import iter_record_files
+from genbench.report.compute import (
+    TRAIN_EXAMPLES,
+    compute_observations,
+    compute_summary,
+    compute_table,
+    has_ladder,
+    is_upper_rung,
+    train_examples_frame,
+)
 from genbench.report.markdown import escape, format_cell, table
 from genbench.report.observations import observations
-from genbench.report.plots import precision_recall_plot
+from genbench.report.plots import compute_plot, precision_recall_plot
 from genbench.report.ranking import (
     primary_metric,
     rank,
@@ -63,9 +74,12 @@ def build_leaderboards(
 ) -> list[LeaderboardFiles]:
     """Regenerate every task's leaderboard from the records under ``results``.
 
-    ``budget`` keeps only runs at that budget; without it every budget is
-    kept and a model run at two budgets gets a row for each (with a budget
-    column).
+    ``budget`` keeps only runs at that budget in the main tables; without
+    it every named budget is kept and a model run at two budgets gets a row
+    for each (with a budget column), while the ladder's upper rungs
+    (``default-x2`` and up) are left to the quality-per-compute section
+    (unless a task has runs at no other budget). The quality-per-compute
+    section always draws on all of a task's ladder runs.
 
     Raises:
         ValueError: no records under ``results`` (for that budget).
@@ -73,20 +87,34 @@ def build_leaderboards(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     located = list(iter_record_files(results))
-    frame = records_to_frame(record for _, record in located)
-    if frame.empty:
+    everything = records_to_frame(record for _, record in located)
+    if everything.empty:
         raise ValueError(f"no run records found under {str(results)!r}")
+    examples = train_examples_frame(record for _, record in located)
+    everything = everything.merge(examples, on=["task", "model", "budget", "seed"], how="left")
     if budget is not None:
-        frame = frame[frame["budget"] == budget]
+        frame = everything[everything["budget"] == budget]
         if frame.empty:
             raise ValueError(f"no run records at budget {budget!r} under {str(results)!r}")
+    else:
+        frame = _main_budgets(everything)
     summary = summarise(frame)
     previews = _preview_files(located)
     written = []
     for task, rows in summary.groupby("task", sort=True):
-        written.append(_write_task(task, rank(rows), frame[frame["task"] == task], previews, out))
+        runs = frame[frame["task"] == task]
+        ladder = everything[everything["task"] == task]
+        written.append(_write_task(task, rank(rows), runs, ladder, previews, out))
     _write_index(written, summary, out)
     return written
+
+
+def _main_budgets(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` without the ladder's upper rungs of every task that has
+    runs at another budget: the main tables compare rows at ``default``."""
+    upper = frame["budget"].map(is_upper_rung).astype(bool)
+    tasks_with_others = set(frame.loc[~upper, "task"])
+    return frame[~upper | ~frame["task"].isin(tasks_with_others)]
 
 
 def _without_unused_metrics(summary: pd.DataFrame) -> pd.DataFrame:
@@ -104,6 +132,7 @@ def _write_task(
     task: str,
     summary: pd.DataFrame,
     runs: pd.DataFrame,
+    ladder: pd.DataFrame,
     previews: dict[tuple[str, str], Path],
     out: Path,
 ) -> LeaderboardFiles:
@@ -140,6 +169,7 @@ def _write_task(
     if {"precision", "recall"} <= set(metrics):
         plot = precision_recall_plot(summary, assets / "precision-recall.png", title=task)
         parts += ["## Precision vs recall", "", f"![precision vs recall]({slug}/{plot.name})", ""]
+    parts += _compute_section(task, ladder, primary_metric(summary), assets, out)
     parts += _model_section(summary)
     parts += _sample_section(summary, task, previews, assets, slug)
     parts += _failure_section(runs)
@@ -156,6 +186,50 @@ def _write_task(
     md_path = out / f"{slug}.md"
     md_path.write_text("\n".join(parts), encoding="utf-8")
     return LeaderboardFiles(task, md_path, csv_path)
+
+
+def _compute_section(
+    task: str, ladder: pd.DataFrame, metric: str | None, assets: Path, out: Path
+) -> list[str]:
+    """The quality-per-compute section of a task whose runs hold more than
+    one ladder budget (plot, table, observations; values also in
+    ``<out>/<slug>-compute.csv``); empty otherwise."""
+    if metric is None:
+        return []
+    points = compute_summary(ladder, metric)
+    if not has_ladder(points):
+        return []
+    slug = task_slug(task)
+    points.to_csv(out / f"{slug}-compute.csv", index=False, float_format="%.8g")
+    floor_rows = ladder[ladder["noise_floor"].astype(bool) & (ladder["status"] == "ok")]
+    floor = floor_rows[metric].mean() if metric in floor_rows and not floor_rows.empty else None
+    plot = compute_plot(
+        points,
+        assets / "quality-per-compute.png",
+        metric=metric,
+        title=task,
+        floor=None if floor is None or pd.isna(floor) else float(floor),
+    )
+    seeds = int(points["seeds"].max())
+    multiples = ",".join(str(k) for k in sorted(points["multiple"].unique()))
+    return [
+        "## Quality per compute",
+        "",
+        f"`{escape(metric)}` of each row at each budget of the ladder (`default-xK` trains "
+        "K times the default steps, nothing else changed), against training compute: "
+        f"{TRAIN_EXAMPLES.replace('_', ' ')} processed as the plugin reports it "
+        "(device-independent) and training seconds on the recorded device. "
+        "Mean over seeds ± the half-width of its 95 % interval.",
+        "",
+        f"![quality per compute]({slug}/{plot.name})",
+        "",
+        compute_table(points, metric),
+        "",
+        *[f"- {line}" for line in compute_observations(points, metric)],
+        "",
+        f"Reproduce: `genbench run -t {task} --budget-sweep {multiples} --seeds {seeds}`.",
+        "",
+    ]
 
 
 def _header_lines(summary: pd.DataFrame, runs: pd.DataFrame) -> list[str]:

@@ -3,21 +3,24 @@ the :class:`~genbench.records.config.RunConfig` that identifies each one."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from genbench.defaults import DEFAULT_SEEDS, DEFAULT_TASKS
 from genbench.hashing import derive_seed
 from genbench.records.config import NOISE_FLOOR, DerivedSeeds, ModelConfig, RunConfig
 from genbench.registry import Registry, RegistryError
-from genbench.specs import BUDGETS
+from genbench.specs import ModelSpec, base_budget, canonical_budget, ladder_budget
 
 
 @dataclass(frozen=True)
 class Cell:
     """One run: a model on a task with one seed at one budget.
 
-    ``n_samples`` overrides the task's generated-sample count for the budget.
+    ``budget`` is in its canonical spelling (see
+    :func:`~genbench.specs.canonical_budget`): a named budget or a ladder
+    rung ``default-xK``. ``n_samples`` overrides the task's generated-sample
+    count for the budget.
     """
 
     model: str
@@ -25,6 +28,12 @@ class Cell:
     seed: int
     budget: str
     n_samples: int | None = None
+
+    @property
+    def eval_budget(self) -> str:
+        """The named budget whose sample and likelihood-example counts the
+        task uses for this cell (``default`` on every ladder rung)."""
+        return base_budget(self.budget)
 
 
 def plan_grid(
@@ -41,12 +50,16 @@ def plan_grid(
     ``first_seed + seeds - 1`` whose model supports the task.
 
     Unnamed models mean every registered model; unnamed tasks mean
-    :data:`~genbench.defaults.DEFAULT_TASKS` (those registered). A named
-    model that supports none of the named tasks is an error, as are unknown
-    names.
+    :data:`~genbench.defaults.DEFAULT_TASKS` (those registered). ``budget``
+    is a named budget or a ladder rung (``default-x2``), stored in its
+    canonical spelling (``default-x1`` is ``default``). A named model that
+    supports none of the named tasks is an error, as are unknown names and
+    budgets.
     """
-    if budget not in BUDGETS:
-        raise RegistryError(f"unknown budget {budget!r}; choose one of {list(BUDGETS)}")
+    try:
+        budget = canonical_budget(budget)
+    except ValueError as exc:
+        raise RegistryError(str(exc)) from exc
     if seeds < 1:
         raise RegistryError(f"--seeds must be at least 1, got {seeds}")
     if first_seed < 0:
@@ -69,6 +82,87 @@ def plan_grid(
     return cells
 
 
+def parse_multiples(text: str) -> tuple[int, ...]:
+    """``"1,2,4"`` → ``(1, 2, 4)``: the ladder multiples of
+    ``--budget-sweep``, sorted, duplicates dropped.
+
+    Raises:
+        RegistryError: an empty list or an entry that is not a positive
+            integer, naming the entry.
+    """
+    multiples = set()
+    for entry in text.split(","):
+        entry = entry.strip()
+        if not (entry.isascii() and entry.isdigit()) or int(entry) < 1:
+            raise RegistryError(
+                f"--budget-sweep takes positive integers separated by commas (e.g. 1,2,4); "
+                f"got {entry!r} in {text!r}"
+            )
+        multiples.add(int(entry))
+    return tuple(sorted(multiples))
+
+
+def plan_sweep(
+    registry: Registry,
+    multiples: Iterable[int],
+    *,
+    models: Sequence[str] = (),
+    tasks: Sequence[str] = (),
+    seeds: int = DEFAULT_SEEDS,
+    first_seed: int = 0,
+    n_samples: int | None = None,
+) -> list[Cell]:
+    """The cells of :func:`plan_grid` at each ladder rung ``default-xK`` for
+    ``K`` in ``multiples`` (``K = 1`` is ``default``), same models, tasks
+    and seeds, cheapest rung first.
+
+    Above ``K = 1`` a cell is planned only when the rung can change the
+    model: a noise-floor row (held-out data, no training) and a model whose
+    resolved hyper-parameters carry no ladder key (nothing scales, e.g. a
+    closed-form baseline) are run at ``default`` only. A spec that declares
+    no budgets at all is planned at every rung: its plugin receives the
+    budget string and scales by itself.
+
+    Raises:
+        RegistryError: no multiples, a multiple that is not a positive
+            integer, or anything :func:`plan_grid` rejects.
+    """
+    chosen = sorted(set(multiples))
+    if not chosen:
+        raise RegistryError("--budget-sweep needs at least one multiple, e.g. 1,2,4")
+    cells: list[Cell] = []
+    for multiple in chosen:
+        try:
+            budget = ladder_budget(multiple)
+        except ValueError as exc:
+            raise RegistryError(str(exc)) from exc
+        planned = plan_grid(
+            registry,
+            models=models,
+            tasks=tasks,
+            seeds=seeds,
+            first_seed=first_seed,
+            budget=budget,
+            n_samples=n_samples,
+        )
+        if multiple > 1:
+            planned = [c for c in planned if _on_ladder(registry, c.model, c.task)]
+        cells += planned
+    return cells
+
+
+def _on_ladder(registry: Registry, model: str, task: str) -> bool:
+    """True when a rung above ``default`` can train ``model`` differently on
+    ``task`` (see :func:`plan_sweep`)."""
+    spec: ModelSpec = registry.model(model)
+    if spec.noise_floor:
+        return False
+    if not spec.budgets:
+        return True
+    row = spec.hyperparameters("default", registry.task(task).modality)
+    return any(key in row for key in spec.ladder_keys)
+
+
 def run_config(registry: Registry, cell: Cell) -> RunConfig:
     """What identifies a cell's result: the model's configuration and plugin
     version, its hyper-parameters at the budget (for the task's modality),
@@ -84,7 +178,7 @@ def run_config(registry: Registry, cell: Cell) -> RunConfig:
         task_fingerprint=task.fingerprint(),
         budget=cell.budget,
         seed=cell.seed,
-        n_samples=cell.n_samples or task.eval_samples[cell.budget],
+        n_samples=cell.n_samples or task.eval_samples[cell.eval_budget],
         derived_seeds=derived_seeds(cell, model.trains_as),
         role=NOISE_FLOOR if spec.noise_floor else "",
     )

@@ -186,7 +186,7 @@ class _CellRun:
     def evaluate_samples(self, task: Task, samples: Any) -> None:
         start = time.perf_counter()
         extractor = task.feature_extractor()
-        reference = prepared_reference(task, self.cell.budget, extractor, self.features)
+        reference = prepared_reference(task, self.cell.eval_budget, extractor, self.features)
         generated, probabilities = extractor.extract(samples)
         self.timings["features_s"] = time.perf_counter() - start
         start = time.perf_counter()
@@ -197,7 +197,7 @@ class _CellRun:
         self.metrics.update(task.extra_metrics(samples))
         self.intervals.update(task.extra_metric_intervals(samples))
         self.timings["metrics_s"] = time.perf_counter() - start
-        real = task.reference(self.cell.budget)
+        real = task.reference(self.cell.eval_budget)
         self.counts.update({"n_real": len(real), "n_train": len(task.load().train)})
         if "kid_subset_size" in self.metrics:
             self.counts["kid_subset_size"] = int(self.metrics.pop("kid_subset_size"))
@@ -206,7 +206,7 @@ class _CellRun:
         )
 
     def evaluate_likelihood(self, task: Task, model: Any) -> None:
-        x = task.likelihood_batch(self.cell.budget)
+        x = task.likelihood_batch(self.cell.eval_budget)
         discrete = task.discrete
         result = self.hook("log_likelihood", model=model, x=x)
         try:
@@ -223,7 +223,7 @@ class _CellRun:
         self.counts["likelihood_examples"] = len(x)
 
     def evaluate_reconstruction(self, task: Task, model: Any) -> None:
-        x = task.reconstruction_batch(self.cell.budget)
+        x = task.reconstruction_batch(self.cell.eval_budget)
         x_hat = self.hook("reconstruct", model=model, x=x)
         try:
             x_hat = task.validate_samples(x_hat, len(x))
