@@ -7,6 +7,9 @@ in the mu-law space of :class:`~genbench_families.space.MuLawSpace`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from genbench import ModelSpec
 from genbench_families.autoregressive import Autoregressive
 from genbench_families.base import GenerativeModel
@@ -120,3 +123,18 @@ def build(
     return algorithm(
         space, factory_for(modality), **spec.hyperparameters(budget, modality), **spec.options
     )
+
+
+def train_examples(hyperparameters: Mapping[str, Any]) -> float | None:
+    """Training examples a model's schedule draws from the training split:
+    ``steps × batch_size``, times ``critic_steps`` for a GAN (each critic
+    update draws its own real batch; generator updates draw none). A row
+    with early stopping gives the full schedule's count, an upper bound on
+    what a stopped run drew. ``None`` when the row has no ``steps`` or
+    ``batch_size``. Reported by ``model_info`` as ``train_examples``: the
+    device-independent compute of the leaderboard's quality-per-compute
+    section."""
+    if "steps" not in hyperparameters or "batch_size" not in hyperparameters:
+        return None
+    draws = int(hyperparameters["steps"]) * int(hyperparameters.get("critic_steps", 1))
+    return float(draws * int(hyperparameters["batch_size"]))

@@ -20,7 +20,7 @@ from genbench.checkpoints import Checkpoint
 from genbench.hashing import derive_seed
 from genbench.tasks.base import Task
 from genbench_families.base import GenerativeModel
-from genbench_families.catalogue import SPECS, SPECS_BY_NAME, build
+from genbench_families.catalogue import SPECS, SPECS_BY_NAME, build, train_examples
 
 PROBE_EXAMPLES = 64
 """Training examples a model's diagnostics (e.g. a flow's round trip) use."""
@@ -90,7 +90,11 @@ def fit(
         checkpoint.save(model.state_dict())
     model.eval()
     probe = model.space.encode(_as_tensor(task.load().train[:PROBE_EXAMPLES]))
-    return FittedModel(name=spec.name, model=model, seed=int(seed), info=model.diagnostics(probe))
+    info = dict(model.diagnostics(probe))
+    examples = train_examples(spec.hyperparameters(budget, task.modality))
+    if examples is not None:
+        info["train_examples"] = examples
+    return FittedModel(name=spec.name, model=model, seed=int(seed), info=info)
 
 
 @hookimpl
@@ -134,7 +138,9 @@ def reconstruct(model: Any, x: Any) -> torch.Tensor | None:
 
 @hookimpl
 def model_info(model: Any) -> dict[str, float] | None:
-    """Trainable parameters, network evaluations per sample, and extras."""
+    """Trainable parameters, network evaluations per sample, training
+    examples drawn (``train_examples``, see
+    :func:`~genbench_families.catalogue.train_examples`), and extras."""
     if not isinstance(model, FittedModel):
         return None
     parameters = sum(p.numel() for p in model.model.parameters())

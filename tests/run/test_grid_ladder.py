@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from genbench import ModelSpec
 from genbench.cli import main
 from genbench.plugins import get_plugin_manager
 from genbench.registry import Registry, RegistryError
@@ -216,3 +217,28 @@ def test_budget_sweep_end_to_end(tmp_path: Path, ladder_plugin: Path, cache_dir:
     # less noise, more of the real ring covered: coverage grows along the ladder
     assert steps["coverage"].is_monotonic_increasing
     assert "| `ladder-steps` | ladder | default-x4 | 2 | 32 |" in page
+
+
+def test_families_report_the_training_examples_their_schedule_draws(tmp_path: Path):
+    from genbench_families import plugin
+    from genbench_families.catalogue import SPECS_BY_NAME, train_examples
+
+    from genbench.checkpoints import Checkpoint
+
+    assert train_examples({"steps": 300, "batch_size": 32, "lr": 1e-3}) == 9600.0
+    assert train_examples({"steps": 10, "batch_size": 8, "critic_steps": 5}) == 400.0
+    assert train_examples({"steps": 10}) is None and train_examples({}) is None
+
+    task = Registry(get_plugin_manager()).task("toy/ring8")
+    vae = SPECS_BY_NAME["vae"]
+    row = {**vae.hyperparameters("smoke", "toy"), "steps": 3, "batch_size": 16}
+    spec = ModelSpec(
+        name="vae", family="vae", modalities=("toy",), capabilities=vae.capabilities,
+        budgets={"default": row}, plugin=vae.plugin,
+    )  # fmt: skip
+    info = {}
+    for budget in ("default", "default-x2"):
+        fitted = plugin.fit(spec, task, budget, 0, Checkpoint(tmp_path, {"budget": budget}))
+        info[budget] = plugin.model_info(fitted)
+    assert info["default"]["train_examples"] == 3 * 16
+    assert info["default-x2"]["train_examples"] == 6 * 16
