@@ -13,15 +13,16 @@ PROVENANCE = Provenance(
 
 
 def make_record(
-    model: str, family: str, seed: int, metrics: dict, *, exact=True, description="", status="ok"
-) -> RunRecord:
+    model: str, family: str, seed: int, metrics: dict, *, exact=True, description="", status="ok",
+    budget="default", model_info=None,
+) -> RunRecord:  # fmt: skip
     config = RunConfig(
         model=ModelConfig(model, family, "p", "1", ("sample",), {}, model),
         description=description,
         hyperparameters={},
         task="toy/ring8",
         task_fingerprint="f" * 64,
-        budget="default",
+        budget=budget,
         seed=seed,
         n_samples=100,
         derived_seeds=DerivedSeeds(seed, seed, seed),
@@ -37,4 +38,5 @@ def make_record(
         metrics=metrics if status == "ok" else {},
         likelihood=LikelihoodInfo(exact, "exact") if "bits_per_dim" in metrics else None,
         counts={"n_generated": 100, "n_real": 100},
+        model_info=dict(model_info or {}),
     )

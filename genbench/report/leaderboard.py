@@ -193,14 +193,14 @@ def _compute_section(
 ) -> list[str]:
     """The quality-per-compute section of a task whose runs hold more than
     one ladder budget (plot, table, observations; values also in
-    ``<out>/<slug>-compute.csv``); empty otherwise."""
-    if metric is None:
-        return []
-    points = compute_summary(ladder, metric)
-    if not has_ladder(points):
-        return []
+    ``<out>/<slug>-compute.csv``, removed when there is no section)."""
     slug = task_slug(task)
-    points.to_csv(out / f"{slug}-compute.csv", index=False, float_format="%.8g")
+    csv_path = out / f"{slug}-compute.csv"
+    points = compute_summary(ladder, metric) if metric is not None else None
+    if points is None or not has_ladder(points):
+        csv_path.unlink(missing_ok=True)
+        return []
+    points.to_csv(csv_path, index=False, float_format="%.8g")
     floor_rows = ladder[ladder["noise_floor"].astype(bool) & (ladder["status"] == "ok")]
     floor = floor_rows[metric].mean() if metric in floor_rows and not floor_rows.empty else None
     plot = compute_plot(
