@@ -31,6 +31,17 @@ Conventions shared by all hooks:
   32-bit seed (scikit-learn's ``random_state``, ``numpy.random.seed``,
   ``random.seed`` is fine) take :func:`genbench.seed32` ``(seed)``, which is
   ``seed % 2**32``.
+* Devices: ``fit`` receives the ``torch.device`` the run computes on
+  (``--device``; ``cpu`` unless asked otherwise). A plugin moves its
+  networks and data there, creates every tensor there (``device=`` on
+  factory calls) and seeds generators there (``torch.Generator(device=...)``);
+  the later hooks compute where the fitted model lives. Every hook hands its
+  results back on the CPU. ``device`` is optional for an implementation:
+  pluggy lets it leave the argument out (it then runs where it likes, e.g.
+  on the CPU), and one that declares it with a default
+  (``device: torch.device | None = None``) still gets the run's device, so
+  direct calls without it keep working. The device is recorded in a run's
+  provenance and never changes its configuration hash.
 """
 
 from __future__ import annotations
@@ -41,6 +52,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    import torch
+
     from genbench.checkpoints import Checkpoint
     from genbench.metrics.info import MetricInfo
     from genbench.specs import LogLikelihood, ModelSpec
@@ -103,7 +116,14 @@ def register_metrics(register: Callable[[MetricInfo], MetricInfo]) -> None:
 
 
 @hookspec(firstresult=True)
-def fit(spec: ModelSpec, task: Task, budget: str, seed: int, checkpoint: Checkpoint) -> Any | None:
+def fit(
+    spec: ModelSpec,
+    task: Task,
+    budget: str,
+    seed: int,
+    checkpoint: Checkpoint,
+    device: torch.device,
+) -> Any | None:
     """Train (or load) ``spec`` on ``task.load().train`` and return the model.
 
     Args:
@@ -119,7 +139,10 @@ def fit(spec: ModelSpec, task: Task, budget: str, seed: int, checkpoint: Checkpo
         checkpoint: the harness's cache slot for this (plugin version,
             training config, task content, seed, budget). Call
             ``checkpoint.load()`` first and skip training when it returns a
-            state dict; after training, ``checkpoint.save(state_dict)``.
+            state dict; after training, ``checkpoint.save(state_dict)``
+            (tensors on the CPU, so the checkpoint loads anywhere).
+        device: where to train and keep the model (see the module
+            docstring); a device running out of memory fails this run only.
 
     Returns:
         Any object the other hooks of this plugin recognise (the "model"), or

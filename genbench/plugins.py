@@ -181,7 +181,10 @@ def call_owned(pm: pluggy.PluginManager, hook: str, plugin: str, **kwargs: Any) 
     for impl in reversed(caller.get_hookimpls()):
         if impl.plugin_name != plugin or impl.hookwrapper or impl.wrapper:
             continue
-        result = impl.function(*[kwargs[name] for name in impl.argnames])
+        # arguments an implementation declares with a default (e.g. ``device``)
+        # are passed by name too; pluggy itself would leave them at the default
+        optional = {name: kwargs[name] for name in impl.kwargnames if name in kwargs}
+        result = impl.function(*[kwargs[name] for name in impl.argnames], **optional)
         if result is not None:
             return result
     return None

@@ -120,7 +120,7 @@ def check(
     from genbench.records.frame import records_to_frame
     from genbench.records.record import RecordError
     from genbench.records.store import iter_records
-    from genbench.report.regression import Tolerance, compare, has_regression
+    from genbench.report.regression import Tolerance, compare, device_note, has_regression
 
     obj.register_plugin_metrics()
     try:
@@ -131,6 +131,9 @@ def check(
     if base.empty:
         _cannot_compare(f"no records in baseline {str(baseline)!r}")
     table = compare(fresh, base, tolerance=Tolerance(k_std, relative, absolute), alpha=alpha)
+    note = device_note(iter_records(results_dir), iter_records(baseline))
+    if note:
+        click.echo(note)
     shown = table if show_all else table[table["status"] != "ok"]
     if shown.empty:
         click.echo(f"no regressions: {len(table)} metrics within tolerance")

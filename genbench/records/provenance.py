@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from genbench import __version__
+from genbench.devices import describe
 from genbench.records.record import Provenance
 
 TRACKED_DISTRIBUTIONS = (
@@ -84,9 +85,15 @@ def host() -> dict[str, str | int]:
     }
 
 
-def collect_provenance(started: datetime, finished: datetime, checkpoint: str | None) -> Provenance:
+def collect_provenance(
+    started: datetime,
+    finished: datetime,
+    checkpoint: str | None,
+    device: str | torch.device = "cpu",
+) -> Provenance:
     """The provenance of a run that ran from ``started`` to ``finished``
-    (UTC) with the trained network keyed ``checkpoint``."""
+    (UTC) on ``device`` with the trained network keyed ``checkpoint``. The
+    device is provenance only, never part of the configuration hash."""
     return Provenance(
         genbench_version=__version__,
         git_commit=source_commits(),
@@ -95,4 +102,5 @@ def collect_provenance(started: datetime, finished: datetime, checkpoint: str | 
         started_at=started.isoformat(),
         finished_at=finished.isoformat(),
         checkpoint=checkpoint,
+        device=describe(device).to_dict(),
     )

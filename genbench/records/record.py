@@ -132,6 +132,9 @@ class Provenance:
         host: platform, machine, CPU count, torch threads.
         started_at, finished_at: ISO 8601 times in UTC.
         checkpoint: SHA-256 key of the trained network's checkpoint.
+        device: where the run computed, ``{"kind", "name", "index"}`` (see
+            :class:`genbench.devices.DeviceInfo`); ``None`` in records
+            written before genbench recorded it (they ran on the CPU).
     """
 
     genbench_version: str
@@ -141,8 +144,10 @@ class Provenance:
     started_at: str
     finished_at: str
     checkpoint: str | None
+    device: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        extra = {} if self.device is None else {"device": dict(self.device)}
         return {
             "genbench_version": self.genbench_version,
             "git_commit": dict(self.git_commit),
@@ -151,11 +156,25 @@ class Provenance:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "checkpoint": self.checkpoint,
+            **extra,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Provenance:
-        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+        fields = [name for name in cls.__dataclass_fields__ if name != "device"]
+        return cls(**{name: data[name] for name in fields}, device=data.get("device"))
+
+    @property
+    def device_kind(self) -> str:
+        """``cpu``, ``cuda`` or ``mps`` (``cpu`` for records that predate the field)."""
+        return "cpu" if self.device is None else str(self.device["kind"])
+
+    @property
+    def device_label(self) -> str:
+        """The device as one phrase, e.g. ``cuda (NVIDIA H200)``."""
+        if self.device is None:
+            return "cpu (not recorded)"
+        return f"{self.device['kind']} ({self.device['name']})"
 
 
 COUNT_KEYS: tuple[str, ...] = (

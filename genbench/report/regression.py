@@ -1,8 +1,15 @@
 """``genbench check``: compare fresh results with committed ones and flag
-regressions beyond seed noise."""
+regressions beyond seed noise.
+
+Records from different devices (a GPU run against committed CPU records)
+agree only within their spread, never bit for bit: kernels, reduction
+orders and random streams differ. The check never asks for equality, so it
+applies unchanged; :func:`device_note` says when the sides' devices differ.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +23,7 @@ from genbench.defaults import (
 )
 from genbench.metrics.info import METRICS
 from genbench.metrics.uncertainty import holm_adjusted, same_model_test
+from genbench.records.record import RunRecord
 from genbench.report.ranking import row_summary
 from genbench.report.summary import summarise
 
@@ -131,6 +139,22 @@ def compare(
     table.loc[confirmed & (table["delta"] > 0), "status"] = "regressed"
     table.loc[confirmed & (table["delta"] < 0), "status"] = "improved"
     return table
+
+
+def device_note(fresh: Iterable[RunRecord], baseline: Iterable[RunRecord]) -> str | None:
+    """One line when ``fresh`` and ``baseline`` ran on different devices
+    (kind and name, e.g. ``cuda (NVIDIA H200)`` against ``cpu (...)``),
+    saying that they then agree within their spread only; ``None`` when both
+    sides ran on the same devices (or either side is empty)."""
+    fresh_devices = sorted({record.provenance.device_label for record in fresh})
+    base_devices = sorted({record.provenance.device_label for record in baseline})
+    if not fresh_devices or not base_devices or fresh_devices == base_devices:
+        return None
+    return (
+        f"note: fresh runs on {', '.join(fresh_devices)}, baseline on {', '.join(base_devices)}; "
+        "records from different devices agree within their spread only, so each metric is "
+        "judged by the tolerance and the test, never by equality"
+    )
 
 
 def has_regression(comparison: pd.DataFrame, *, strict: bool = False) -> bool:

@@ -4,7 +4,8 @@ An ``--executor`` string is parsed once, by :func:`parse_executor`, into
 one of these objects:
 
 * ``auto`` — :class:`Auto`: a process pool with one worker per usable CPU
-  core (at most one per pending cell), or serial on a single core;
+  core (at most one per pending cell), or serial on a single core; on an
+  accelerator, one worker per GPU instead (serial with one);
 * ``serial`` — :class:`Serial`: cells one after another in this process
   (plugins registered in-process, e.g. by tests, are visible);
 * ``process:N`` — :class:`ProcessPool` of ``N`` spawned worker processes;
@@ -12,7 +13,14 @@ one of these objects:
   single-threaded worker processes bound to 127.0.0.1;
 * ``tcp://HOST:PORT`` — :class:`DaskScheduler`: join a running scheduler.
 
-Each has ``for_cells(n)`` (the executor to use for ``n`` pending cells),
+Workers on GPUs: with ``--device cuda`` worker ``k`` of a process pool or
+of a Dask ``LocalCluster`` computes on GPU ``k`` modulo the visible GPUs
+(:func:`genbench.run.worker.worker_device`), so ``process:N`` and
+``dask-local:N`` with ``N`` equal to the GPU count place one worker per GPU.
+CPU runs are placed exactly as before.
+
+Each has ``for_cells(n, accelerators)`` (the executor to use for ``n``
+pending cells),
 ``in_process`` and ``open()``, a context manager yielding a
 :class:`concurrent.futures.Executor`. Worker processes load plugins from
 entry points and ``--plugin`` files themselves, so a plugin must be
@@ -72,9 +80,11 @@ class Executor(ABC):
     in_process: ClassVar[bool] = False
     """True when cells run in this process (they can share its registry)."""
 
-    def for_cells(self, cells: int) -> Executor:
-        """The executor to run ``cells`` pending cells on (``auto`` decides
-        here; every other form is itself)."""
+    def for_cells(self, cells: int, accelerators: int = 0) -> Executor:
+        """The executor to run ``cells`` pending cells on when the run's
+        device offers ``accelerators`` GPU slots (0 on the CPU; see
+        :func:`genbench.devices.accelerator_slots`). ``auto`` decides here;
+        every other form is itself."""
         return self
 
     @abstractmethod
@@ -120,14 +130,14 @@ class ProcessPool(Executor):
 
 @dataclass(frozen=True)
 class Auto(Executor):
-    """One worker process per usable core, at most one per pending cell;
-    serial when that is fewer than two."""
+    """One worker process per usable core (on an accelerator: per GPU), at
+    most one per pending cell; serial when that is fewer than two."""
 
     def __str__(self) -> str:
         return "auto"
 
-    def for_cells(self, cells: int) -> Executor:
-        workers = min(usable_cores(), cells)
+    def for_cells(self, cells: int, accelerators: int = 0) -> Executor:
+        workers = min(accelerators or usable_cores(), cells)
         return ProcessPool(workers) if workers >= 2 else Serial()
 
     @contextlib.contextmanager
@@ -271,7 +281,7 @@ class RecyclingProcessPool(concurrent.futures.Executor):
     def _start(self, index: int):
         parent, child = self._context.Pipe()
         process = self._context.Process(
-            target=_pool_worker, args=(child,), name=f"genbench-worker-{index}", daemon=True
+            target=_pool_worker, args=(child, index), name=f"genbench-worker-{index}", daemon=True
         )
         process.start()
         child.close()
@@ -342,11 +352,14 @@ def _settle(future: concurrent.futures.Future, ok: bool, value: Any) -> None:
             future.set_exception(value)
 
 
-def _pool_worker(connection) -> None:
-    """A :class:`RecyclingProcessPool` worker: run calls until told to stop,
-    and exit after any call that left a stray hook running."""
+def _pool_worker(connection, slot: int) -> None:
+    """A :class:`RecyclingProcessPool` worker number ``slot``: run calls
+    until told to stop, and exit after any call that left a stray hook
+    running. A replacement worker keeps its slot (and so its GPU)."""
     from genbench.run.hooks import process_is_clean
+    from genbench.run.worker import SLOT_ENV
 
+    os.environ[SLOT_ENV] = str(slot)
     _leave_interrupts_to_the_driver()
     while True:
         try:

@@ -1,11 +1,14 @@
 """One run, stage by stage: fit, sample, validate, extract features, score
 samples, then likelihood and reconstruction where the model declares them.
-Every plugin failure is contained in the run's record."""
+Every plugin failure is contained in the run's record, a device running out
+of memory included (the cell fails, its memory is released, the grid goes
+on)."""
 
 from __future__ import annotations
 
 import time
 import traceback
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,7 @@ import torch
 
 from genbench.checkpoints import Checkpoint
 from genbench.defaults import MODEL_INFO_TIMEOUT_S, PREVIEW_SAMPLES
+from genbench.devices import is_out_of_memory, out_of_memory_reason, release_memory
 from genbench.features.cache import FeatureCache
 from genbench.metrics.engine import score_samples
 from genbench.metrics.info import METRICS
@@ -41,22 +45,29 @@ def run_cell(
     registry: Registry,
     *,
     retrain: bool = False,
+    device: str | None = None,
 ) -> CellOutcome:
-    """Run one cell and describe it as a record; never raises for a
-    plugin's fault. A failure becomes ``status: failed`` with the plugin,
-    hook, reason and the plugin's part of the traceback; the partial
-    timings and metrics gathered so far are kept. ``retrain`` hands ``fit``
-    an empty checkpoint slot (the cached one is overwritten)."""
+    """Run one cell on ``device`` (a resolved device string such as ``cpu``
+    or ``cuda:0``; ``None``: ``settings.device``) and describe it as a
+    record; never raises for a plugin's fault. A failure becomes ``status:
+    failed`` with the plugin, hook, reason and the plugin's part of the
+    traceback; the partial timings and metrics gathered so far are kept. A
+    device out of memory is such a failure, its reason naming the device
+    and what else this machine has. ``retrain`` hands ``fit`` an empty
+    checkpoint slot (the cached one is overwritten)."""
     started = datetime.now(timezone.utc)
     spec = registry.model(cell.model)
     task = registry.task(cell.task)
-    run = _CellRun(cell, config, settings, registry, spec.plugin)
+    where = torch.device(device or settings.device)
+    run = _CellRun(cell, config, settings, registry, spec.plugin, where)
     run.retrain = retrain
     preview, failure = None, None
     try:
         preview = run.execute(task)
     except HookFailure as exc:
         failure = exc.as_failure()
+        if exc.__cause__ is not None and is_out_of_memory(exc.__cause__):
+            failure = replace(failure, reason=out_of_memory_reason(exc.__cause__, where))
     except Exception as exc:  # a genbench bug must not stop the grid either
         failure = Failure(
             plugin="genbench",
@@ -65,6 +76,11 @@ def run_cell(
             error_type=type(exc).__name__,
             traceback=traceback.format_exc(limit=8),
         )
+        if is_out_of_memory(exc):
+            failure = replace(failure, reason=out_of_memory_reason(exc, where))
+    if failure is not None:
+        del run.model  # what a failed cell holds on the device goes before the next cell
+        release_memory(where)
     record = RunRecord(
         config=config,
         config_hash=config.hash,
@@ -78,7 +94,9 @@ def run_cell(
         feature_extractor=run.extractor,
         model_info=run.info,
         timings={k: round(v, 4) for k, v in run.timings.items()},
-        provenance=collect_provenance(started, datetime.now(timezone.utc), run.checkpoint_digest),
+        provenance=collect_provenance(
+            started, datetime.now(timezone.utc), run.checkpoint_digest, where
+        ),
     )
     return CellOutcome(record=record, preview=preview)
 
@@ -93,9 +111,11 @@ class _CellRun:
         settings: RunSettings,
         registry: Registry,
         plugin: str,
+        device: torch.device,
     ) -> None:
         self.cell, self.config, self.settings = cell, config, settings
-        self.registry, self.plugin = registry, plugin
+        self.registry, self.plugin, self.device = registry, plugin, device
+        self.model: Any = None
         self.pm = registry.pm
         self.stage = "setup"
         self.metrics: dict[str, float] = {}
@@ -117,6 +137,8 @@ class _CellRun:
                 self.pm, name, plugin=self.plugin, timeout=self.settings.hook_timeout, **kwargs
             )
         finally:
+            if self.device.type == "cuda":  # a hook's queued kernels count in its time
+                torch.cuda.synchronize(self.device)
             self.timings[f"{name}_s"] = time.perf_counter() - start
 
     def fail(self, hook: str, exc: Exception) -> HookFailure:
@@ -126,11 +148,16 @@ class _CellRun:
         """The checkpoint's key: the run's training key plus the hash of the
         plugin's source files, so an edited plugin retrains even when its
         version (part of the config hash, kept stable for committed
-        records) did not change."""
-        return {
+        records) did not change. A network trained on an accelerator is
+        keyed by the device kind too, so a CPU run never loads it (CPU keys
+        are unchanged, and CPU records stay bit-identical)."""
+        key = {
             **self.config.training_key(),
             "plugin_source": self.registry.plugin_source(self.plugin),
         }
+        if self.device.type != "cpu":
+            key["device"] = self.device.type
+        return key
 
     def execute(self, task: Task) -> Any:
         spec = self.registry.model(self.cell.model)
@@ -143,8 +170,14 @@ class _CellRun:
         )
         self.checkpoint_digest = checkpoint.digest
         cached = checkpoint.path.exists() and not self.retrain
-        model = self.hook(
-            "fit", spec=spec, task=task, budget=budget, seed=seeds.fit, checkpoint=checkpoint
+        model = self.model = self.hook(
+            "fit",
+            spec=spec,
+            task=task,
+            budget=budget,
+            seed=seeds.fit,
+            checkpoint=checkpoint,
+            device=self.device,
         )
         if not cached:
             checkpoint.record_training_seconds(self.timings["fit_s"])

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from genbench.defaults import CLAIM_POLL_S
+from genbench.devices import accelerator_slots
 from genbench.hashing import json_sha256
 from genbench.records.config import RunConfig
 from genbench.records.store import (
@@ -148,7 +149,7 @@ def _run_claimed(
 ) -> None:
     if not items:
         return
-    executor = executor.for_cells(len(items))
+    executor = executor.for_cells(len(items), accelerator_slots(settings.device))
     if executor.in_process:
         remaining = list(items)
         with executor.open() as pool:

@@ -21,12 +21,16 @@ class RunSettings:
             here (by workers).
         hook_timeout: seconds one hook call may take before the run fails.
         plugin_files: plugin ``.py`` files every worker loads.
+        device: a resolved device string (:func:`genbench.devices.resolve_device`):
+            ``cpu``, ``mps``, ``cuda:N``, or ``cuda`` for one worker per
+            visible GPU (:func:`genbench.devices.place`).
     """
 
     results_dir: Path
     cache_dir: Path
     hook_timeout: float | None = HOOK_TIMEOUT_S
     plugin_files: tuple[str, ...] = ()
+    device: str = "cpu"
 
 
 @dataclass(frozen=True)

@@ -236,6 +236,7 @@ class _TaskChecks:
             budget=self.kit.budget,
             seed=FIT_SEED,
             checkpoint=self.checkpoint(),
+            device=torch.device("cpu"),  # the kit checks contracts on the CPU
         )
 
     def samples(self, model: Any, seed: int, check: str) -> Any:

@@ -97,7 +97,7 @@ def discretised_logistic_sample(
     mean: Tensor, log_scale: Tensor, levels: int, generator: torch.Generator
 ) -> Tensor:
     """Draw bin centres from a discretised logistic by inverse-CDF sampling."""
-    u = torch.rand(mean.shape, generator=generator).clamp(1e-6, 1 - 1e-6)
+    u = torch.rand(mean.shape, generator=generator, device=mean.device).clamp(1e-6, 1 - 1e-6)
     continuous = mean + log_scale.exp() * (torch.log(u) - torch.log1p(-u))
     return to_bin_centres(continuous, levels)
 
@@ -137,7 +137,7 @@ def mixture_sample(
     """One draw per row from 1-D Gaussian mixtures (parameters ``B x K``),
     driven by given uniforms (component choice) and standard normals."""
     component = categorical_sample(logits, uniform)
-    rows = torch.arange(len(logits))
+    rows = torch.arange(len(logits), device=logits.device)
     return means[rows, component] + log_stds[rows, component].exp() * normal
 
 

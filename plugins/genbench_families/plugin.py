@@ -3,6 +3,13 @@
 Every work hook answers only for this plugin's specs (by name) or for a
 :class:`FittedModel` it built, and only for hooks the model declares; it
 returns ``None`` otherwise.
+
+Devices: ``fit`` builds the model on the CPU (so initial weights are the
+same everywhere), moves it with its data to the run's device and trains
+there; every later hook computes where the model lives, draws its noise from
+a generator on that device, and hands results back on the CPU. Checkpoints
+hold CPU tensors. On the CPU every step is what it was before devices
+existed, bit for bit.
 """
 
 from __future__ import annotations
@@ -43,9 +50,11 @@ class FittedModel:
     info: dict[str, float] = field(default_factory=dict)
 
 
-def seeded_generator(seed: int) -> torch.Generator:
-    """A CPU generator seeded with ``seed`` (any int in ``[0, 2**64)``)."""
-    return torch.Generator().manual_seed(int(seed))
+def seeded_generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
+    """A generator on ``device`` seeded with ``seed`` (any int in
+    ``[0, 2**64)``). Streams differ between device kinds (a run is
+    reproducible on the same hardware), and on the CPU are what they were."""
+    return torch.Generator(device=device).manual_seed(int(seed))
 
 
 def _declares(model: Any, capability: str) -> bool:
@@ -53,8 +62,11 @@ def _declares(model: Any, capability: str) -> bool:
     return isinstance(model, FittedModel) and capability in model.model.capabilities
 
 
-def _as_tensor(x: Any) -> torch.Tensor:
-    return x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+def _as_tensor(x: Any, device: torch.device) -> torch.Tensor:
+    """``x`` (a tensor or array-like) as a tensor on ``device``."""
+    if isinstance(x, torch.Tensor):
+        return x.to(device)
+    return torch.as_tensor(np.asarray(x), device=device)
 
 
 @hookimpl
@@ -67,29 +79,37 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
 
 @hookimpl
 def fit(
-    spec: ModelSpec, task: Task, budget: str, seed: int, checkpoint: Checkpoint
+    spec: ModelSpec,
+    task: Task,
+    budget: str,
+    seed: int,
+    checkpoint: Checkpoint,
+    device: torch.device | str | None = None,
 ) -> FittedModel | None:
-    """Build the model, then load it from ``checkpoint`` or train and save it.
+    """Build the model, then load it from ``checkpoint`` or train and save it,
+    on ``device`` (``None``: the CPU).
 
-    Initialisation and training draw only from ``seed`` (global RNG state is
-    restored afterwards).
+    Initialisation (on the CPU) and training draw only from ``seed`` (global
+    RNG state is restored afterwards).
     """
     if spec.name not in SPECS_BY_NAME:
         return None
+    where = torch.device(device if device is not None else "cpu")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         model = build(spec, tuple(task.example_shape), task.levels, task.modality, budget)
+    model.to(where)
     state = checkpoint.load()
     if state is not None:
         model.load_state_dict(state)
     else:
-        train_data = _as_tensor(task.load().train)
+        train_data = _as_tensor(task.load().train, where)
         model.space.fit_statistics(train_data)
         model.train()
-        model.fit(model.space.encode(train_data), seeded_generator(seed))
-        checkpoint.save(model.state_dict())
+        model.fit(model.space.encode(train_data), seeded_generator(seed, where))
+        checkpoint.save({name: value.cpu() for name, value in model.state_dict().items()})
     model.eval()
-    probe = model.space.encode(_as_tensor(task.load().train[:PROBE_EXAMPLES]))
+    probe = model.space.encode(_as_tensor(task.load().train[:PROBE_EXAMPLES], where))
     info = dict(model.diagnostics(probe))
     examples = train_examples(spec.hyperparameters(budget, task.modality))
     if examples is not None:
@@ -103,8 +123,8 @@ def sample(model: Any, n: int, seed: int) -> torch.Tensor | None:
     if not isinstance(model, FittedModel):
         return None
     with torch.no_grad():
-        drawn = model.model.sample(int(n), seeded_generator(seed))
-    return model.model.space.decode(drawn)
+        drawn = model.model.sample(int(n), seeded_generator(seed, model.model.device))
+    return model.model.space.decode(drawn).cpu()
 
 
 @hookimpl
@@ -115,11 +135,11 @@ def log_likelihood(model: Any, x: Any) -> LogLikelihood | None:
     model whose spec does not declare ``log_likelihood``."""
     if not _declares(model, "log_likelihood"):
         return None
-    space = model.model.space
-    generator = seeded_generator(derive_seed(model.seed, "log_likelihood"))
+    space, where = model.model.space, model.model.device
+    generator = seeded_generator(derive_seed(model.seed, "log_likelihood"), where)
     with torch.no_grad():
-        result = model.model.log_likelihood(space.encode(_as_tensor(x)), generator)
-    nats = result.nats.double().numpy() + space.log_det()
+        result = model.model.log_likelihood(space.encode(_as_tensor(x, where)), generator)
+    nats = result.nats.double().cpu().numpy() + space.log_det()
     return LogLikelihood(
         nats=nats, exact=result.exact, method=result.method, details=dict(result.details)
     )
@@ -131,9 +151,9 @@ def reconstruct(model: Any, x: Any) -> torch.Tensor | None:
     model whose spec does not declare ``reconstruct``."""
     if not _declares(model, "reconstruct"):
         return None
-    space = model.model.space
+    space, where = model.model.space, model.model.device
     with torch.no_grad():
-        return space.decode(model.model.reconstruct(space.encode(_as_tensor(x))))
+        return space.decode(model.model.reconstruct(space.encode(_as_tensor(x, where)))).cpu()
 
 
 @hookimpl

@@ -15,7 +15,8 @@ def sinusoidal_embedding(t: Tensor, dim: int, max_period: float = 10_000.0) -> T
     if dim % 2:
         raise ValueError(f"embedding dimension must be even, got {dim}")
     half = dim // 2
-    frequencies = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32) / half)
+    steps = torch.arange(half, dtype=torch.float32, device=t.device)
+    frequencies = torch.exp(-math.log(max_period) * steps / half)
     angles = 1000.0 * t.float().unsqueeze(-1) * frequencies
     return torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1)
 

@@ -101,12 +101,15 @@ class IncrementalWaveNet:
     def __init__(self, net: WaveNet, n: int) -> None:
         self.net = net
         width, layers = net.width, len(net.dilations)
-        self.x = torch.zeros(n, 2 + net.shape[1])  # two zeros of padding, then the samples
-        self.queues = [torch.zeros(d, n, width) for d in net.dilations]
-        self.gated = torch.zeros(layers, n, width)  # every layer's tanh(f) ⊙ σ(g)
+        device = net.first.weight.device
+        # two zeros of padding, then the samples
+        self.x = torch.zeros(n, 2 + net.shape[1], device=device)
+        self.queues = [torch.zeros(d, n, width, device=device) for d in net.dilations]
+        self.gated = torch.zeros(layers, n, width, device=device)  # each layer's tanh(f) ⊙ σ(g)
         # tanh(f) = 2σ(2f) - 1: with the filter half of each gate doubled, one
         # sigmoid serves both halves (torch.tanh is 3x slower than torch.sigmoid)
-        doubled = torch.cat([torch.full((width,), 2.0), torch.ones(width)])
+        doubled = torch.ones(2 * width, device=device)
+        doubled[:width] = 2.0
         with torch.no_grad():
             self.first = (net.first.weight.T.contiguous(), net.first.bias.detach())
             self.gates = [
