@@ -130,7 +130,7 @@ def compute_table(points: pd.DataFrame, metric: str) -> str:
             escape(row["family"]),
             escape(row["budget"]),
             str(int(row["seeds"])),
-            format_cell(row[TRAIN_EXAMPLES], None),
+            _count(row[TRAIN_EXAMPLES]),
             format_cell(row[TRAIN_SECONDS], None),
             _value(row, metric),
         ]
@@ -163,6 +163,11 @@ def _higher(metric: str) -> bool | None:
 def _best(rows: pd.DataFrame, metric: str) -> pd.Series:
     values = rows[metric].astype(float)
     return rows.loc[values.idxmax() if _higher(metric) else values.idxmin()]
+
+
+def _count(value: float) -> str:
+    """A count with thousands separators (``–`` when missing)."""
+    return "–" if pd.isna(value) else f"{round(float(value)):,}"
 
 
 def _value(row: pd.Series, metric: str) -> str:
