@@ -17,9 +17,10 @@ import numpy as np
 
 BUDGETS: tuple[str, ...] = ("smoke", "default", "full")
 """Named training budgets, cheapest first. ``smoke`` is for tests (seconds),
-``default`` trains on a 2-core CPU in minutes, ``full`` is for real runs.
-Besides these, every multiple of ``default`` is a budget (see
-:func:`parse_budget`)."""
+``default`` trains on a 2-core CPU in minutes, ``full`` is sized for one
+modern GPU on ``image/mnist-full`` with early stopping on held-out loss (its
+cost is not yet measured: no GPU run so far). Besides these, every
+multiple of ``default`` is a budget (see :func:`parse_budget`)."""
 
 LADDER_BASE = "default"
 """The budget whose multiples form the compute ladder: ``default-x2`` is

@@ -63,7 +63,10 @@ def budget_callback(_ctx: click.Context, param: click.Parameter, value: str | No
         raise click.BadParameter(str(exc), param=param) from exc
 
 
-BUDGET_HELP = f"{' | '.join(BUDGETS)} | {LADDER_BASE}-xK (K times the {LADDER_BASE} training steps)"
+BUDGET_HELP = (
+    f"{' | '.join(BUDGETS)} | {LADDER_BASE}-xK (K times the {LADDER_BASE} training steps); "
+    "full is sized for one GPU, its cost not yet measured"
+)
 
 
 @click.command()
