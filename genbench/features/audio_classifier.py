@@ -169,6 +169,12 @@ class AudioClassifierFeatures(FeatureExtractor):
         metadata when loading)."""
         return self._weights_sha256
 
+    def to(self, device: torch.device | str) -> AudioClassifierFeatures:
+        """Run the classifier on ``device`` (see :meth:`FeatureExtractor.to`)."""
+        self.device = torch.device(device)
+        self.model.to(self.device)
+        return self
+
     def extract(self, x: Any) -> tuple[np.ndarray, np.ndarray]:
         """Penultimate-layer embedding, ``float32 (N, dim)``, and softmax of
         the logits, ``float64 (N, classes)``, of ``(N, input_samples)``
@@ -183,9 +189,10 @@ class AudioClassifierFeatures(FeatureExtractor):
         embeddings, logits = [], []
         with torch.inference_mode():
             for start in range(0, len(waveforms), self.batch_size):
-                embedding = self.model.embed(waveforms[start : start + self.batch_size])
-                embeddings.append(embedding.numpy())
-                logits.append(self.model.head(embedding).numpy())
+                batch = waveforms[start : start + self.batch_size].to(self.device)
+                embedding = self.model.embed(batch)
+                embeddings.append(embedding.cpu().numpy())
+                logits.append(self.model.head(embedding).cpu().numpy())
         probabilities = softmax(np.concatenate(logits).astype(np.float64), axis=1)
         return np.concatenate(embeddings), probabilities
 

@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
+import torch
 
 
 class FeatureExtractor(ABC):
@@ -15,10 +16,21 @@ class FeatureExtractor(ABC):
     Attributes:
         name: identifies the extractor in results, e.g. ``"mnist-cnn"``.
         dim: feature dimension ``d``.
+        device: where :meth:`extract` computes (the CPU unless :meth:`to`
+            moved it); inputs and outputs stay on the host either way.
     """
 
     name: str
     dim: int
+    device: torch.device = torch.device("cpu")
+
+    def to(self, device: torch.device | str) -> FeatureExtractor:
+        """Compute on ``device`` from now on where the extractor can, and
+        return it. The default keeps the CPU (an extractor without a network
+        worth moving); network extractors override it. Features computed
+        off the CPU are cached apart from CPU features (see
+        :class:`genbench.features.cache.FeatureCache`)."""
+        return self
 
     @abstractmethod
     def extract(self, x: Any) -> tuple[np.ndarray, np.ndarray | None]:
@@ -32,9 +44,10 @@ class FeatureExtractor(ABC):
             classifier-based Inception Score), or ``None`` when the
             extractor is not a classifier. Both arrays belong to the caller.
 
-        Contract: deterministic (the same ``x`` gives the same bits);
-        independent of how the extractor splits ``x`` into batches within
-        1e-5 (absolute, per element); runs on the CPU; never downloads
+        Contract: deterministic (the same ``x`` gives the same bits on the
+        same device); independent of how the extractor splits ``x`` into
+        batches within 1e-5 (absolute, per element); runs on
+        :attr:`device`, taking and returning host data; never downloads
         anything.
         """
 

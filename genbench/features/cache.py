@@ -61,7 +61,11 @@ class FeatureCache:
 
     def features_key(self, extractor: FeatureExtractor, x: Any) -> str:
         """``sha256(content_hash(x) | extractor.name | weights SHA-256 |
-        FEATURE_CODE_VERSION)`` (each part length-prefixed, hex digest)."""
+        FEATURE_CODE_VERSION)`` (each part length-prefixed, hex digest), with
+        the extractor's device kind appended when it is not the CPU: features
+        from another device differ in their last bits, and CPU runs must
+        read back exactly their own."""
+        device = [] if extractor.device.type == "cpu" else [extractor.device.type]
         return content_hash(
             [
                 "features",
@@ -69,6 +73,7 @@ class FeatureCache:
                 extractor.name,
                 extractor.weights_sha256(),
                 FEATURE_CODE_VERSION,
+                *device,
             ]
         )
 

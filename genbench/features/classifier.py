@@ -162,6 +162,12 @@ class ClassifierFeatures(FeatureExtractor):
         """SHA-256 of the ``.safetensors`` file's bytes."""
         return self._sha256
 
+    def to(self, device: torch.device | str) -> ClassifierFeatures:
+        """Run the classifier on ``device`` (see :meth:`FeatureExtractor.to`)."""
+        self.device = torch.device(device)
+        self.model.to(self.device)
+        return self
+
     def extract(self, x: Any) -> tuple[np.ndarray, np.ndarray]:
         """Penultimate features, ``float32 (N, feature_dim)``, and softmax
         class probabilities, ``float64 (N, num_classes)``, of ``uint8``
@@ -183,10 +189,10 @@ class ClassifierFeatures(FeatureExtractor):
         with torch.inference_mode():
             for batch in images.split(self.batch_size):
                 batch_features = self.model.features(
-                    batch.contiguous(memory_format=torch.channels_last)
+                    batch.to(self.device).contiguous(memory_format=torch.channels_last)
                 )
-                features.append(batch_features.numpy())
-                logits.append(self.model.head(batch_features).numpy())
+                features.append(batch_features.cpu().numpy())
+                logits.append(self.model.head(batch_features).cpu().numpy())
         return np.concatenate(features), np.concatenate(logits)
 
     def _validated(self, x: Any) -> torch.Tensor:

@@ -141,6 +141,11 @@ class InceptionFeatures(FeatureExtractor):
                 ) from exc
         return self._network
 
+    def to(self, device: torch.device | str) -> InceptionFeatures:
+        """Run Inception-v3 on ``device`` (see :meth:`FeatureExtractor.to`)."""
+        self.device = torch.device(device)
+        return self
+
     def extract(self, x: Any) -> tuple[np.ndarray, np.ndarray]:
         """Pool features, ``float32 (N, 2048)``, and the softmax of the 1008
         unbiased logits, ``float64 (N, 1008)``, of ``uint8`` images (see the
@@ -156,13 +161,13 @@ class InceptionFeatures(FeatureExtractor):
 
     def _forward(self, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """Pool features and logits (both ``float32``)."""
-        network = self.network()
+        network = self.network().to(self.device)
         pools, logits = [], []
         with torch.inference_mode():
             for batch in images.split(self.batch_size):
-                pool, logit = network(batch)
-                pools.append(pool)
-                logits.append(logit)
+                pool, logit = network(batch.to(self.device))
+                pools.append(pool.cpu())
+                logits.append(logit.cpu())
         if not pools:
             return np.zeros((0, self.dim), np.float32), np.zeros((0, 1008), np.float32)
         return torch.cat(pools).numpy(), torch.cat(logits).numpy()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pluggy
 import torch
 
 from genbench.checkpoints import Checkpoint
@@ -53,12 +54,15 @@ def run_cell(
     failed`` with the plugin, hook, reason and the plugin's part of the
     traceback; the partial timings and metrics gathered so far are kept. A
     device out of memory is such a failure, its reason naming the device
-    and what else this machine has. ``retrain`` hands ``fit`` an empty
-    checkpoint slot (the cached one is overwritten)."""
+    and what else this machine has. A plugin whose ``fit`` does not take a
+    ``device`` runs on the CPU, and its record says so. ``retrain`` hands
+    ``fit`` an empty checkpoint slot (the cached one is overwritten)."""
     started = datetime.now(timezone.utc)
     spec = registry.model(cell.model)
     task = registry.task(cell.task)
     where = torch.device(device or settings.device)
+    if not takes_device(registry.pm, spec.plugin):
+        where = torch.device("cpu")
     run = _CellRun(cell, config, settings, registry, spec.plugin, where)
     run.retrain = retrain
     preview, failure = None, None
@@ -99,6 +103,16 @@ def run_cell(
         ),
     )
     return CellOutcome(record=record, preview=preview)
+
+
+def takes_device(pm: pluggy.PluginManager, plugin: str) -> bool:
+    """Whether ``plugin``'s ``fit`` declares a ``device`` argument (with or
+    without a default); one that does not runs on the CPU."""
+    return any(
+        "device" in (*impl.argnames, *impl.kwargnames)
+        for impl in pm.hook.fit.get_hookimpls()
+        if impl.plugin_name == plugin
+    )
 
 
 class _CellRun:
@@ -218,7 +232,7 @@ class _CellRun:
 
     def evaluate_samples(self, task: Task, samples: Any) -> None:
         start = time.perf_counter()
-        extractor = task.feature_extractor()
+        extractor = task.feature_extractor().to(self.device)
         reference = prepared_reference(task, self.cell.eval_budget, extractor, self.features)
         generated, probabilities = extractor.extract(samples)
         self.timings["features_s"] = time.perf_counter() - start

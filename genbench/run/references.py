@@ -28,9 +28,11 @@ def prepared_reference(
 ) -> Reference:
     """The prepared real side of ``task`` at ``budget``: kept in this
     process, else read from the on-disk cache, else computed from cached
-    features. Its key holds the task's content fingerprint and the
-    extractor's weights hash."""
+    features. Its key holds the task's content fingerprint, the
+    extractor's weights hash and, off the CPU, the extractor's device kind
+    (CPU keys are unchanged)."""
     real = task.reference(budget)
+    device = () if extractor.device.type == "cpu" else (extractor.device.type,)
     key = (
         "reference",
         REFERENCE_VERSION,
@@ -38,6 +40,7 @@ def prepared_reference(
         extractor.name,
         extractor.weights_sha256(),
         str(len(real)),
+        *device,
     )
     if key not in _PREPARED:
 

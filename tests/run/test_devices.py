@@ -33,6 +33,7 @@ from genbench.report.regression import device_note
 from genbench.run import executors, worker
 from genbench.run.executors import parse_executor
 from genbench.run.grid import plan_grid, run_config
+from genbench.run.harness import run_cell, takes_device
 from genbench.run.runner import run_grid
 from genbench.run.settings import RunSettings
 
@@ -219,6 +220,21 @@ def test_out_of_memory_in_one_cell_fails_that_cell_and_the_grid_goes_on(
     # the hash is the configuration's, which no device enters
     assert stored["config_hash"] == run_config(registry, cells[1]).hash
     assert not any("device" in key for key in stored["config"])
+
+
+def test_a_plugin_whose_fit_takes_no_device_runs_and_is_recorded_on_the_cpu(tmp_path, cache_dir):
+    fakes = Path(__file__).resolve().parents[1] / "fake_plugins.py"
+    registry = Registry(get_plugin_manager([fakes]))
+    assert not takes_device(registry.pm, "fake_plugins")
+    assert takes_device(Registry(get_plugin_manager([DEVICE_PLUGIN])).pm, "device_plugin")
+    (cell,) = plan_grid(
+        registry, models=["fake-good"], tasks=["toy/ring8"], seeds=1, budget="smoke"
+    )
+    settings = dataclasses.replace(
+        _settings(tmp_path, cache_dir), plugin_files=(str(fakes),), device="cuda:0"
+    )
+    outcome = run_cell(cell, run_config(registry, cell), settings, registry)
+    assert outcome.record.ok and outcome.record.provenance.device_kind == "cpu"
 
 
 def test_records_without_a_device_read_as_cpu_runs():
