@@ -80,9 +80,18 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
 
 @hookimpl
 def fit(
-    spec: ModelSpec, task: Task, budget: str, seed: int, checkpoint: Checkpoint
+    spec: ModelSpec,
+    task: Task,
+    budget: str,
+    seed: int,
+    checkpoint: Checkpoint,
+    device: torch.device | str | None = None,
 ) -> TextModel | None:
-    """Train (or load) the spec's language model on ``task``'s train split."""
+    """Train (or load) the spec's language model on ``task``'s train split.
+
+    Transformers train on ``device`` (``None``: the CPU) and then return to
+    the CPU, where decoding (KV caches, per-row generators, speculative
+    sampling) and likelihoods run; n-gram models are counted on the CPU."""
     if spec.name not in _SPECS:
         return None
     if not isinstance(task, TextTask):
@@ -114,7 +123,7 @@ def fit(
         else:
             network = KneserNeyLM.from_state_dict(state)
     else:
-        network = _fit_transformer(hyper, documents, vocab_size, seed, state)
+        network = _fit_transformer(hyper, documents, vocab_size, seed, state, device)
         if state is None:
             extra = {BPE_STATE: tokeniser.state()} if tokeniser is not None else {}
             checkpoint.save({**network.state_dict(), **extra})
@@ -128,7 +137,7 @@ def fit(
         tokeniser=tokeniser,
     )
     if decoding.strategy == "speculative":
-        model.draft = _fit_draft(decoding.draft, budget, documents, vocab_size, seed)
+        model.draft = _fit_draft(decoding.draft, budget, documents, vocab_size, seed, device)
         prompts = model.prompts.draw(GENERATION_BATCH, np.random.default_rng(CALIBRATION_SEED))
         _, model.calibration = model.generate_ids(
             prompts, CALIBRATION_SEED, range(GENERATION_BATCH)
@@ -137,7 +146,12 @@ def fit(
 
 
 def _fit_draft(
-    kind: str, budget: str, documents: list[torch.Tensor], vocab_size: int, seed: int
+    kind: str,
+    budget: str,
+    documents: list[torch.Tensor],
+    vocab_size: int,
+    seed: int,
+    device: torch.device | str | None,
 ) -> CausalTransformer | KneserNeyLM:
     """The draft model of speculative sampling, trained on the target's data:
     the n-gram of the budget, or the small Transformer of
@@ -146,7 +160,7 @@ def _fit_draft(
         order = int(NGRAM_BUDGETS.get(budget, NGRAM_BUDGETS["default"])["order"])
         return KneserNeyLM.fit(documents, vocab_size, order)
     hyper = DRAFT_BUDGETS.get(budget, DRAFT_BUDGETS["default"])
-    return _fit_transformer(hyper, documents, vocab_size, seed, None)
+    return _fit_transformer(hyper, documents, vocab_size, seed, None, device)
 
 
 def _fit_transformer(
@@ -155,9 +169,11 @@ def _fit_transformer(
     vocab_size: int,
     seed: int,
     state: dict[str, torch.Tensor] | None,
+    device: torch.device | str | None = None,
 ) -> CausalTransformer:
-    """A Transformer of the ``hyper`` architecture: loaded from ``state``, or
-    trained on ``documents`` with ``seed`` when ``state`` is ``None``."""
+    """A Transformer of the ``hyper`` architecture, on the CPU: loaded from
+    ``state``, or trained on ``documents`` with ``seed`` on ``device``
+    (``None``: the CPU) when ``state`` is ``None``."""
     config = TransformerConfig(
         vocab_size=vocab_size,
         context=int(hyper["context"]),
@@ -179,7 +195,9 @@ def _fit_transformer(
             window=int(hyper["window"]),
             learning_rate=float(hyper["learning_rate"]),
         )
+        network.to(device if device is not None else "cpu")
         train_language_model(network, documents, network.bos, training, seed)
+        network.cpu()
     return network.eval()
 
 

@@ -58,7 +58,8 @@ def train_language_model(
 ) -> list[float]:
     """Train ``model`` (``forward(ids) -> (B, T, V)`` logits) on random
     windows of the document stream by next-token cross-entropy; targets
-    that are ``bos`` are not predicted.
+    that are ``bos`` are not predicted. Training runs where the model's
+    parameters are, windows drawn from a generator on that device.
 
     Returns:
         the training loss (nats/token) of every step.
@@ -69,7 +70,9 @@ def train_language_model(
             f"the training documents hold {len(stream)} tokens, too few for windows of "
             f"{config.window}"
         )
-    generator = torch.Generator().manual_seed(seed)
+    device = next(model.parameters()).device
+    stream = stream.to(device)
+    generator = torch.Generator(device=device).manual_seed(seed)
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     optimiser = torch.optim.AdamW(
@@ -80,14 +83,18 @@ def train_language_model(
         lr=config.learning_rate,
         betas=(0.9, 0.99),
     )
-    offsets = torch.arange(config.window + 1)
+    offsets = torch.arange(config.window + 1, device=device)
     losses = []
     model.train()
     for step in range(config.steps):
         for group in optimiser.param_groups:
             group["lr"] = config.learning_rate_at(step)
         starts = torch.randint(
-            0, len(stream) - config.window - 1, (config.batch_size,), generator=generator
+            0,
+            len(stream) - config.window - 1,
+            (config.batch_size,),
+            generator=generator,
+            device=device,
         )
         batch = stream[starts[:, None] + offsets]
         inputs, targets = batch[:, :-1], batch[:, 1:].clone()

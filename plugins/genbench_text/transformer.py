@@ -69,11 +69,13 @@ class KVCache:
     ``lengths``.
     """
 
-    def __init__(self, config: TransformerConfig, batch: int) -> None:
+    def __init__(
+        self, config: TransformerConfig, batch: int, device: torch.device | str = "cpu"
+    ) -> None:
         shape = (batch, config.heads, config.context, config.width // config.heads)
-        self.keys = [torch.zeros(shape) for _ in range(config.depth)]
-        self.values = [torch.zeros(shape) for _ in range(config.depth)]
-        self.lengths = torch.zeros(batch, dtype=torch.int64)
+        self.keys = [torch.zeros(shape, device=device) for _ in range(config.depth)]
+        self.values = [torch.zeros(shape, device=device) for _ in range(config.depth)]
+        self.lengths = torch.zeros(batch, dtype=torch.int64, device=device)
 
     def truncate(self, lengths: torch.Tensor) -> None:
         """Keep the first ``lengths[b]`` tokens of each row (no more than held)."""
@@ -165,17 +167,18 @@ class CausalTransformer(nn.Module):
         return self.config.vocab_size
 
     def new_cache(self, batch: int) -> KVCache:
-        """An empty cache of ``batch`` rows for :meth:`forward`."""
-        return KVCache(self.config, batch)
+        """An empty cache of ``batch`` rows for :meth:`forward`, on the
+        network's device."""
+        return KVCache(self.config, batch, self.slopes.device)
 
     def forward(self, ids: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
-        length = ids.shape[1]
+        length, device = ids.shape[1], ids.device
         if cache is None:
-            positions = torch.arange(length)[None, :]
-            slots = torch.arange(length)
+            positions = torch.arange(length, device=device)[None, :]
+            slots = torch.arange(length, device=device)
         else:
-            positions = cache.lengths[:, None] + torch.arange(length)
-            slots = torch.arange(self.config.context)
+            positions = cache.lengths[:, None] + torch.arange(length, device=device)
+            slots = torch.arange(self.config.context, device=device)
             if int(positions.max()) >= self.config.context:
                 raise ValueError(
                     f"{int(positions.max()) + 1} positions exceed the cache's context of "
