@@ -1,4 +1,9 @@
-"""Hook implementations of the baseline models."""
+"""Hook implementations of the baseline models.
+
+Their ``fit`` takes no ``device``: the baselines are closed-form float64
+computations (Apple's Metal has no float64) that take well under a second,
+so they run on the CPU under every ``--device`` and their records say so.
+"""
 
 from __future__ import annotations
 
