@@ -151,6 +151,19 @@ def test_a_pool_worker_takes_the_gpu_of_its_slot(monkeypatch):
     assert worker.worker_device("cuda") == "cuda:0"  # this process: the first GPU
 
 
+def test_pool_workers_know_their_slot():
+    """Process-pool workers get $GENBENCH_WORKER_SLOT, Dask LocalCluster
+    workers their numeric names: either way slots 0..N-1, so ``cuda``
+    spreads a pool over the GPUs."""
+    with parse_executor("process:2").open() as pool:
+        slots = {pool.submit(worker.worker_slot).result() for _ in range(4)}
+    assert slots and slots <= {0, 1}
+    with parse_executor("dask-local:2").open() as pool:
+        slots = {pool.submit(worker.worker_slot).result() for _ in range(4)}
+    assert slots and slots <= {0, 1}
+    assert worker.worker_slot() is None  # this process is in no pool
+
+
 # -- facts and out-of-memory errors --------------------------------------------------
 
 
