@@ -9,14 +9,20 @@ autoencoder.
 * Likelihood: the IWAE bound (Burda et al., 2016) with ``S`` importance
   samples, ``logsumexp_s[log p(x, z_s) - log q(z_s|x)] - log S``, a lower
   bound on ``log p(x)`` that tightens as ``S`` grows.
-* Samples: decode ``z ~ N(0, I)``; images show the decoder's most probable
-  level per pixel, continuous data a full draw from the decoder.
+* Samples: decode ``z ~ N(0, I)``, then by default take the decoder's mode
+  (the most probable level per value for discrete data, the mean for
+  continuous data); ``sample_mode=False`` draws from the decoder instead.
+  :meth:`diagnostics` states which as ``samples_from_decoder_mode`` (1 or
+  0) in the record's ``model_info``.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Mapping
 from types import ModuleType
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -25,10 +31,11 @@ from genbench_families.base import GenerativeModel, ModelLikelihood, in_chunks
 from genbench_families.distributions import (
     discretised_logistic_log_prob,
     discretised_logistic_mode,
+    discretised_logistic_sample,
     normal_log_prob,
 )
 from genbench_families.space import DataSpace
-from genbench_families.training import train
+from genbench_families.training import EarlyStopping, Schedule, train
 
 _MIN_LOG_SCALE = -7.0
 
@@ -50,6 +57,18 @@ class VAE(GenerativeModel):
         kl_warmup: fraction of the steps over which the KL weight rises
             linearly from 0 to ``beta`` (Bowman et al., 2016); without it a
             small VAE on the toy tasks collapses onto the prior.
+        blocks: residual blocks per resolution in the encoder and decoder
+            (image networks only; 0 keeps the shallow networks).
+        initial_log_scale: where the decoder's log-scale starts (image
+            networks only; ``None`` leaves the networks' initialisation).
+        schedule: keyword arguments of
+            :class:`~genbench_families.training.Schedule` (learning-rate
+            warm-up and decay); ``None`` keeps the rate constant.
+        sample_mode: samples are the decoder's mode (True) or a draw from
+            it (False); see the module docstring.
+        early_stopping: keyword arguments of
+            :class:`~genbench_families.training.EarlyStopping`; the held-out
+            loss is the negative ELBO with the full KL weight.
     """
 
     def __init__(
@@ -66,6 +85,11 @@ class VAE(GenerativeModel):
         kl_warmup: float = 0.0,
         beta: float = 1.0,
         autoencoder: bool = False,
+        blocks: int = 0,
+        initial_log_scale: float | None = None,
+        schedule: Mapping[str, Any] | None = None,
+        sample_mode: bool = True,
+        early_stopping: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(space)
         if beta <= 0:
@@ -75,6 +99,9 @@ class VAE(GenerativeModel):
         if not 0.0 <= kl_warmup <= 1.0:
             raise ValueError(f"kl_warmup must lie in [0, 1], got {kl_warmup}")
         self.kl_warmup = kl_warmup
+        self.sample_mode = sample_mode
+        self.schedule = None if schedule is None else Schedule(**schedule)
+        self.early_stopping = None if early_stopping is None else EarlyStopping(**early_stopping)
         self.latent_dim = latent_dim
         self.beta = beta
         self.autoencoder = autoencoder
@@ -85,7 +112,10 @@ class VAE(GenerativeModel):
             if autoencoder
             else frozenset({"sample", "reconstruct", "log_likelihood"})
         )
-        self.encoder, self.decoder = nets.vae_networks(space.shape, latent_dim, 2, width)
+        extra: dict[str, Any] = {"blocks": blocks} if blocks else {}  # image networks only
+        if initial_log_scale is not None:
+            extra["initial_log_scale"] = initial_log_scale
+        self.encoder, self.decoder = nets.vae_networks(space.shape, latent_dim, 2, width, **extra)
 
     # -- pieces -------------------------------------------------------------
 
@@ -117,7 +147,7 @@ class VAE(GenerativeModel):
         mean, log_var = self.encode(x)
         if self.autoencoder:
             return -self.log_p_x_given_z(x, mean).mean() / self.space.dims
-        noise = torch.randn(mean.shape, generator=generator)
+        noise = torch.randn(mean.shape, generator=generator, device=generator.device)
         z = mean + torch.exp(0.5 * log_var) * noise
         kl = 0.5 * (mean**2 + log_var.exp() - 1.0 - log_var).sum(1)
         nll = -self.log_p_x_given_z(x, z)
@@ -129,26 +159,47 @@ class VAE(GenerativeModel):
         return min(1.0, step / ramp) if ramp > 0 else 1.0
 
     def fit(self, data: Tensor, generator: torch.Generator) -> list[float]:
-        steps = iter(range(self.steps))
+        """Minimise :meth:`loss` with the KL warm-up; returns the loss per
+        step. Training steps run with gradients, held-out checks without,
+        and only training steps advance the warm-up."""
+        steps = itertools.count()
+
+        def objective(batch: Tensor) -> Tensor:
+            weight = self.kl_weight(next(steps)) if torch.is_grad_enabled() else 1.0
+            return self.loss(batch, generator, weight)
+
         return train(
-            lambda batch: self.loss(batch, generator, self.kl_weight(next(steps))),
+            objective,
             self.parameters(),
             data,
             steps=self.steps,
             batch_size=self.batch_size,
             lr=self.lr,
             generator=generator,
+            schedule=self.schedule,
+            early_stopping=self.early_stopping,
         )
 
     # -- hooks ----------------------------------------------------------------
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
-        z = torch.randn(n, self.latent_dim, generator=generator)
+        """Decode ``n`` prior codes to the decoder's mode or a draw from it."""
+        z = torch.randn(n, self.latent_dim, generator=generator, device=generator.device)
         loc, log_scale = self.decode(z)
         if self.space.discrete:
-            return discretised_logistic_mode(loc, self.space.levels)
-        return loc + log_scale.exp() * torch.randn(loc.shape, generator=generator)
+            if self.sample_mode:
+                return discretised_logistic_mode(loc, self.space.levels)
+            return discretised_logistic_sample(loc, log_scale, self.space.levels, generator)
+        if self.sample_mode:
+            return loc
+        noise = torch.randn(loc.shape, generator=generator, device=generator.device)
+        return loc + log_scale.exp() * noise
+
+    def diagnostics(self, probe: Tensor) -> dict[str, float]:
+        """``samples_from_decoder_mode``: 1 when samples are the decoder's
+        mode, 0 when they are draws from it."""
+        return {"samples_from_decoder_mode": float(self.sample_mode)}
 
     @torch.no_grad()
     def reconstruct(self, x: Tensor) -> Tensor:
@@ -162,7 +213,9 @@ class VAE(GenerativeModel):
         if self.autoencoder:
             raise NotImplementedError("a plain autoencoder defines no likelihood")
         s = self.importance_samples
-        noise = torch.randn(len(x), s, self.latent_dim, generator=generator)
+        noise = torch.randn(
+            len(x), s, self.latent_dim, generator=generator, device=generator.device
+        )
         weights = in_chunks(self.log_importance_weights, x, noise, size=max(1, 4096 // s))
         iwae = torch.logsumexp(weights, dim=1) - math.log(s)
         return ModelLikelihood(
@@ -184,7 +237,8 @@ class VAE(GenerativeModel):
         log_std = 0.5 * log_var
         z = mean[:, None] + log_std.exp()[:, None] * noise
         log_q = normal_log_prob(z, mean[:, None], log_std[:, None]).sum(-1)
-        log_prior = normal_log_prob(z, torch.zeros(()), torch.zeros(())).sum(-1)
+        zero = torch.zeros((), device=z.device)
+        log_prior = normal_log_prob(z, zero, zero).sum(-1)
         repeated = x.repeat_interleave(s, dim=0)
         log_lik = self.log_p_x_given_z(repeated, z.reshape(b * s, -1)).view(b, s)
         return log_lik + log_prior - log_q

@@ -1,13 +1,17 @@
-"""GAN family: the critic objectives in closed form, and the configuration checks."""
+"""GAN family: the critic objectives and penalties in closed form, the
+generator average, pickling, the residual networks and the configuration
+checks."""
 
 from __future__ import annotations
 
 import math
+import pickle
 
 import pytest
 import torch
 from genbench_families.gan import GAN
-from genbench_families.nets import toy
+from genbench_families.nets import image, toy
+from genbench_families.nets.residual import ResidualEncoder
 from genbench_families.space import DataSpace
 from test_families_support import TinyBlobsTask, fit_model
 
@@ -73,3 +77,70 @@ def test_invalid_settings_are_rejected():
         _gan(loss="minimax")
     with pytest.raises(ValueError, match="critic_steps must be >= 1"):
         _gan(critic_steps=0)
+
+
+def test_r1_penalty_of_a_linear_critic_is_half_gamma_times_its_squared_norm():
+    gan = _gan(loss="hinge", r1=2.0)
+    gan.critic = LinearCritic([3.0, 4.0])  # gradient norm 5 everywhere
+    real = torch.zeros(4, 2, requires_grad=True)
+    assert math.isclose(gan.r1_penalty(real, gan.critic(real)).item(), 0.5 * 2.0 * 25.0)
+    # hinge at zero scores: relu(1 - 0) + relu(1 + 0) = 2, plus the penalty
+    loss = gan.critic_loss(torch.zeros(4, 2), torch.zeros(4, 2), torch.Generator())
+    assert math.isclose(loss.item(), 2.0 + 25.0, rel_tol=1e-6)
+    wgan = _gan(loss="wgan-gp", penalty=0.0, r1=2.0)
+    wgan.critic = LinearCritic([3.0, 4.0])
+    loss = wgan.critic_loss(torch.ones(4, 2), torch.zeros(4, 2), torch.Generator())
+    assert math.isclose(loss.item(), -7.0 + 25.0, rel_tol=1e-6)
+
+
+def test_betas_default_by_loss_and_can_be_set():
+    assert _gan(loss="hinge").betas == (0.5, 0.999)
+    assert _gan(loss="wgan-gp").betas == (0.0, 0.9)
+    assert _gan(loss="hinge", betas=[0.0, 0.99]).betas == (0.0, 0.99)
+
+
+def test_samples_come_from_the_generator_average_when_there_is_one(tmp_path):
+    fitted = fit_model("gan", TinyBlobsTask(), tmp_path, steps=30, ema=0.9).model
+    assert fitted.average is not None
+    weights = dict(fitted.generator.named_parameters())
+    assert any(
+        not torch.equal(value, weights[name]) for name, value in fitted.average.named_parameters()
+    )
+    drawn = fitted.sample(5, torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        expected = fitted.average(torch.randn(5, 8, generator=torch.Generator().manual_seed(4)))
+    assert torch.equal(drawn, expected)
+
+
+def test_a_fitted_gan_pickles_to_a_model_with_the_same_samples(tmp_path):
+    fitted = fit_model("gan", TinyBlobsTask(), tmp_path, steps=20, ema=0.9).model
+    state = torch.get_rng_state()
+    copy = pickle.loads(pickle.dumps(fitted))
+    assert torch.equal(torch.get_rng_state(), state)  # unpickling draws no random numbers
+    assert not copy.training and copy.average is not None
+    for seed in (0, 1):
+        first = fitted.sample(6, torch.Generator().manual_seed(seed))
+        assert torch.equal(copy.sample(6, torch.Generator().manual_seed(seed)), first)
+
+
+def test_residual_image_networks_have_the_shallow_ones_contract():
+    space = DataSpace((1, 8, 8), 17)
+    torch.manual_seed(0)
+    gan = GAN(space, image, latent_dim=4, width=8, steps=0, batch_size=4, lr=1e-3, blocks=2)
+    assert isinstance(gan.critic, ResidualEncoder)
+    x = gan.generate(3, torch.Generator().manual_seed(0))
+    assert x.shape == (3, 1, 8, 8) and x.abs().max() <= 1
+    assert gan.critic(x).shape == (3, 1)
+    with pytest.raises(ValueError, match="needs blocks >= 1, got 0"):
+        ResidualEncoder((1, 8, 8), 1, 8, blocks=0)
+
+
+def test_invalid_stabiliser_settings_are_rejected():
+    with pytest.raises(ValueError, match="r1 must be >= 0, got -1"):
+        _gan(r1=-1.0)
+    with pytest.raises(ValueError, match=r"betas must be two numbers in \[0, 1\), got \[0.5\]"):
+        _gan(betas=[0.5])
+    with pytest.raises(ValueError, match="a GAN takes no early_stopping"):
+        _gan(early_stopping={"check_every": 10})
+    with pytest.raises(ValueError, match="decay must be 'constant' or 'cosine'"):
+        _gan(schedule={"decay": "step"})

@@ -1,5 +1,6 @@
-"""VAE family: the IWAE bound, its normalisation, and the β-VAE and
-autoencoder variants."""
+"""VAE family: the IWAE bound, its normalisation, the β-VAE and
+autoencoder variants, how samples are drawn, the decoder's initial
+log-scale and early stopping."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import math
 
 import pytest
 import torch
-from genbench_families.nets import image
+from genbench_families.distributions import discretised_logistic_mode, discretised_logistic_sample
+from genbench_families.nets import image, toy
 from genbench_families.space import DataSpace
+from genbench_families.training import EarlyStopping
 from genbench_families.vae import VAE
 from test_families_support import TinyBarsTask, fit_model, perturb
 
@@ -85,3 +88,53 @@ def test_invalid_settings_are_rejected():
         _vae(beta=0.0)
     with pytest.raises(ValueError, match="importance_samples must be >= 1"):
         _vae(importance_samples=0)
+
+
+def test_samples_are_the_decoders_mode_or_a_draw_from_it():
+    for space, nets in ((DataSpace((2,), None), toy), (DataSpace((1, 2, 2), 4), image)):
+        settings = dict(latent_dim=2, width=8, steps=0, batch_size=8, lr=1e-3)
+        model = VAE(space, nets, importance_samples=4, **settings).eval()
+        perturb(model, 0.3)
+        z = torch.randn(6, 2, generator=torch.Generator().manual_seed(5))
+        loc, log_scale = model.decode(z)
+        mode = model.sample(6, torch.Generator().manual_seed(5))
+        if space.discrete:
+            assert torch.equal(mode, discretised_logistic_mode(loc, 4))
+        else:
+            assert torch.equal(mode, loc)
+        assert model.diagnostics(z) == {"samples_from_decoder_mode": 1.0}
+        model.sample_mode = False
+        generator = torch.Generator().manual_seed(5)
+        drawn = model.sample(6, generator)
+        again = torch.Generator().manual_seed(5)
+        torch.randn(6, 2, generator=again)  # the codes, as drawn by sample
+        if space.discrete:
+            assert torch.equal(drawn, discretised_logistic_sample(loc, log_scale, 4, again))
+        else:
+            expected = loc + log_scale.exp() * torch.randn(loc.shape, generator=again)
+            assert torch.equal(drawn, expected)
+        assert model.diagnostics(z) == {"samples_from_decoder_mode": 0.0}
+
+
+def test_image_decoder_log_scale_starts_where_asked():
+    model = _vae(shape=(1, 8, 8), levels=17, initial_log_scale=-3.0)
+    bias = model.decoder.body[-2].bias.view(2, -1)  # location channels, then log-scale
+    assert torch.all(bias[1] == -3.0) and torch.all(bias[0].abs() < 1)
+    deeper = _vae(shape=(1, 8, 8), levels=17, blocks=1, initial_log_scale=-2.0)
+    assert torch.all(deeper.decoder.body[-2].bias.view(2, -1)[1] == -2.0)
+    loc, log_scale = deeper.decode(torch.zeros(3, 2))
+    assert loc.shape == log_scale.shape == (3, 1, 8, 8)
+
+
+def test_early_stopping_checks_do_not_advance_the_kl_warm_up():
+    task = TinyBarsTask()
+    model = _vae(shape=(1, 4, 4), steps=12, kl_warmup=1.0)
+    model.early_stopping = EarlyStopping(holdout_fraction=0.25, check_every=2, patience=100)
+    seen: list[int] = []
+    weight = model.kl_weight
+    model.kl_weight = lambda step: seen.append(step) or weight(step)
+    model.space.fit_statistics(task.load().train)
+    losses = model.fit(model.space.encode(task.load().train), torch.Generator().manual_seed(0))
+    assert len(losses) == 12 and seen == list(range(12))
+    with pytest.raises(ValueError, match="holdout_fraction must lie in"):
+        _vae(early_stopping={"holdout_fraction": 1.5})

@@ -218,21 +218,53 @@ class Conditioner(nn.Module):
 
 
 def vae_networks(
-    shape: tuple[int, ...], latent_dim: int, params: int, width: int
+    shape: tuple[int, ...],
+    latent_dim: int,
+    params: int,
+    width: int,
+    blocks: int = 0,
+    initial_log_scale: float | None = None,
 ) -> tuple[nn.Module, nn.Module]:
     """``(encoder, decoder)``: ``x → B x 2·latent_dim`` (mean, log-variance)
-    and ``z → B x params x *shape``."""
-    return Encoder(shape, 2 * latent_dim, width), Decoder(latent_dim, shape, params, width)
+    and ``z → B x params x *shape``; with ``blocks`` residual blocks per
+    resolution (:mod:`genbench_families.nets.residual`) when ``blocks > 0``.
+
+    With ``initial_log_scale`` the decoder's last ``params - 1`` outputs
+    (the VAE's log-scale) start there (through the output bias) rather than
+    near 0, a scale of 1 on ``[-1, 1]``, as the audio decoder's do.
+    """
+    if blocks > 0:
+        from genbench_families.nets.residual import ResidualDecoder, ResidualEncoder
+
+        encoder: nn.Module = ResidualEncoder(shape, 2 * latent_dim, width, blocks)
+        decoder: nn.Module = ResidualDecoder(latent_dim, shape, params, width, blocks)
+    else:
+        encoder = Encoder(shape, 2 * latent_dim, width)
+        decoder = Decoder(latent_dim, shape, params, width)
+    if initial_log_scale is not None:
+        last = decoder.body[-2]  # the output convolution, before unfolding
+        with torch.no_grad():
+            last.bias[last.out_channels // params :] = initial_log_scale
+    return encoder, decoder
 
 
 def gan_networks(
-    shape: tuple[int, ...], latent_dim: int, width: int, spectral_norm: bool
+    shape: tuple[int, ...], latent_dim: int, width: int, spectral_norm: bool, blocks: int = 0
 ) -> tuple[nn.Module, nn.Module]:
     """``(generator, critic)``: ``z → B x *shape`` in ``[-1, 1]`` (batch-norm
     DCGAN generator) and ``x → B x 1`` (strided convolutions, spectral
-    normalisation when asked)."""
-    generator = Decoder(latent_dim, shape, 1, width, batch_norm=True, bounded=True)
-    critic = Encoder(shape, 1, width, spectral_norm=spectral_norm)
+    normalisation when asked); with ``blocks`` residual blocks per
+    resolution (:mod:`genbench_families.nets.residual`) when ``blocks > 0``."""
+    if blocks > 0:
+        from genbench_families.nets.residual import ResidualDecoder, ResidualEncoder
+
+        generator: nn.Module = ResidualDecoder(
+            latent_dim, shape, 1, width, blocks, batch_norm=True, bounded=True
+        )
+        critic: nn.Module = ResidualEncoder(shape, 1, width, blocks, spectral_norm=spectral_norm)
+    else:
+        generator = Decoder(latent_dim, shape, 1, width, batch_norm=True, bounded=True)
+        critic = Encoder(shape, 1, width, spectral_norm=spectral_norm)
     return SqueezeParameterAxis(generator), critic
 
 
