@@ -297,14 +297,28 @@ class GramBlock:
 
 
 def generated_gram_blocks(
-    generated: np.ndarray, real: np.ndarray, *, block_size: int | None = None
+    generated: np.ndarray,
+    real: np.ndarray,
+    *,
+    block_size: int | None = None,
+    device: torch.device | str | None = None,
 ) -> Iterator[GramBlock]:
     """Yield :class:`GramBlock` s covering all generated rows, in order.
 
     ``generated`` and ``real`` are feature matrices of one floating dtype
     (float32, or float64 from :func:`screening_features`) and equal width.
+    With ``device`` (a torch device) the inner products are computed there
+    by torch (see :func:`_device_gram_blocks`); ``None`` uses numpy's BLAS
+    on the CPU. The results differ in their last bits only, within the
+    rounding bound :class:`DistanceScreen` assumes, so every count built on
+    them is the same either way.
     """
     width = generated.shape[0] + real.shape[0]
+    if device is not None and _gram_on(device, generated.dtype) is not None:
+        yield from _device_gram_blocks(
+            generated, real, block_rows(width, block_size), _gram_on(device, generated.dtype)
+        )
+        return
     for rows in row_slices(generated.shape[0], block_rows(width, block_size)):
         block = generated[rows]
         with_generated = block @ generated.T
@@ -312,3 +326,32 @@ def generated_gram_blocks(
         with_generated.flags.writeable = False
         with_real.flags.writeable = False
         yield GramBlock(rows=rows, generated=with_generated, real=with_real)
+
+
+def _gram_on(device: torch.device | str, dtype: np.dtype) -> torch.device | None:
+    """Where torch computes the blocks: ``device``, or ``None`` (numpy) for
+    float64 on Apple's Metal, which has no float64."""
+    where = torch.device(device)
+    return None if where.type == "mps" and dtype == np.float64 else where
+
+
+def _device_gram_blocks(
+    generated: np.ndarray, real: np.ndarray, rows_per_block: int, device: torch.device
+) -> Iterator[GramBlock]:
+    """:func:`generated_gram_blocks` by torch on ``device``: both matrices
+    copied there once, each block's products copied back. Float32 products
+    run at full IEEE precision (no TF32), which the screening bound needs."""
+    on_device = torch.tensor(generated, device=device)  # a copy: the inputs may be read-only
+    real_on_device = torch.tensor(real, device=device)
+    previous = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("highest")
+    try:
+        for rows in row_slices(generated.shape[0], rows_per_block):
+            block = on_device[rows]
+            with_generated = (block @ on_device.T).cpu().numpy()
+            with_real = (block @ real_on_device.T).cpu().numpy()
+            with_generated.flags.writeable = False
+            with_real.flags.writeable = False
+            yield GramBlock(rows=rows, generated=with_generated, real=with_real)
+    finally:
+        torch.set_float32_matmul_precision(previous)

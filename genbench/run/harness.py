@@ -237,7 +237,12 @@ class _CellRun:
         generated, probabilities = extractor.extract(samples)
         self.timings["features_s"] = time.perf_counter() - start
         start = time.perf_counter()
-        scores = score_samples(reference, generated, generated_probs=probabilities)
+        scores = score_samples(
+            reference,
+            generated,
+            generated_probs=probabilities,
+            device=None if self.device.type == "cpu" else self.device,  # CPU: numpy, as always
+        )
         renamed = {"fid": task.frechet_metric, "fid_inf": f"{task.frechet_metric}_inf"}
         self.metrics.update({renamed.get(k, k): v for k, v in scores.values.items()})
         self.intervals.update({renamed.get(k, k): v for k, v in scores.intervals.items()})
