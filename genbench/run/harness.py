@@ -6,6 +6,7 @@ on)."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 import traceback
 from dataclasses import replace
@@ -152,7 +153,8 @@ class _CellRun:
             )
         finally:
             if self.device.type == "cuda":  # a hook's queued kernels count in its time
-                torch.cuda.synchronize(self.device)
+                with contextlib.suppress(RuntimeError):  # a broken device: the hook's error stands
+                    torch.cuda.synchronize(self.device)
             self.timings[f"{name}_s"] = time.perf_counter() - start
 
     def fail(self, hook: str, exc: Exception) -> HookFailure:
