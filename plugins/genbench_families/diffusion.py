@@ -33,7 +33,9 @@ example, weighted by the stratum's size (all steps when
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from types import ModuleType
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -45,9 +47,11 @@ from genbench_families.distributions import (
     normal_log_prob,
 )
 from genbench_families.space import DataSpace
-from genbench_families.training import EMA, train
+from genbench_families.training import EMA, EarlyStopping, Schedule, train
 
 SAMPLERS = ("ddpm", "ddim")
+NOISE_SCHEDULES = ("linear", "cosine")
+PREDICTIONS = ("eps", "v")
 
 
 def linear_alpha_bars(steps: int) -> Tensor:
@@ -56,6 +60,25 @@ def linear_alpha_bars(steps: int) -> Tensor:
     scale = 1000.0 / steps
     betas = torch.linspace(1e-4 * scale, 0.02 * scale, steps, dtype=torch.float64)
     return torch.cat([torch.ones(1, dtype=torch.float64), torch.cumprod(1 - betas, 0)])
+
+
+def cosine_alpha_bars(steps: int, offset: float = 0.008) -> Tensor:
+    """``ᾱ_t`` for ``t = 0..steps`` (``ᾱ_0 = 1``), float64, from Nichol and
+    Dhariwal's cosine schedule ``f(t) = cos²((t/T + s)/(1 + s) · π/2)``,
+    ``ᾱ_t = f(t)/f(0)``, with every ``β_t`` capped at 0.999."""
+    t = torch.arange(steps + 1, dtype=torch.float64) / steps
+    f = torch.cos((t + offset) / (1 + offset) * math.pi / 2) ** 2
+    betas = (1 - f[1:] / f[:-1]).clamp(max=0.999)
+    return torch.cat([torch.ones(1, dtype=torch.float64), torch.cumprod(1 - betas, 0)])
+
+
+def alpha_bars_for(schedule: str, steps: int) -> Tensor:
+    """``ᾱ_0..ᾱ_steps`` of the named noise schedule (``"linear"`` or ``"cosine"``)."""
+    if schedule not in NOISE_SCHEDULES:
+        raise ValueError(
+            f"unknown noise schedule {schedule!r}; choose one of {list(NOISE_SCHEDULES)}"
+        )
+    return linear_alpha_bars(steps) if schedule == "linear" else cosine_alpha_bars(steps)
 
 
 def step_sequence(total: int, count: int) -> list[int]:
@@ -87,6 +110,19 @@ class Diffusion(GenerativeModel):
         inversion_steps: DDIM steps each way for reconstruction.
         vlb_terms: KL terms per example in the likelihood estimate.
         width, steps, batch_size, lr, ema: network width and training.
+        noise_schedule: ``"linear"`` (Ho et al.) or ``"cosine"`` (Nichol
+            and Dhariwal); see :func:`alpha_bars_for`.
+        prediction: what the network outputs: ``"eps"`` (the noise ε) or
+            ``"v"`` (``v = sqrt(ᾱ_t) ε - sqrt(1 - ᾱ_t) x_0``, Salimans and
+            Ho, 2022), trained on the squared error of that output.
+        t_power: how training draws ``t`` (1: uniform; > 1 favours low
+            noise; see :meth:`loss`).
+        schedule: keyword arguments of a learning-rate
+            :class:`~genbench_families.training.Schedule` (constant when
+            ``None``).
+        early_stopping: keyword arguments of an
+            :class:`~genbench_families.training.EarlyStopping` on the
+            held-out training loss (none when ``None``).
     """
 
     def __init__(
@@ -106,10 +142,24 @@ class Diffusion(GenerativeModel):
         ema: float = 0.999,
         sampler: str = "ddpm",
         ddim_eta: float = 0.0,
+        noise_schedule: str = "linear",
+        prediction: str = "eps",
+        t_power: float = 1.0,
+        schedule: Mapping[str, Any] | None = None,
+        early_stopping: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(space)
         if sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {sampler!r}; choose one of {list(SAMPLERS)}")
+        if prediction not in PREDICTIONS:
+            raise ValueError(
+                f"unknown prediction {prediction!r}; choose one of {list(PREDICTIONS)}"
+            )
+        if t_power <= 0:
+            raise ValueError(f"t_power must be > 0, got {t_power}")
+        self.prediction, self.t_power = prediction, float(t_power)
+        self.lr_schedule = Schedule(**schedule) if schedule is not None else None
+        self.early_stopping = EarlyStopping(**early_stopping) if early_stopping else None
         self.T = T
         self.sampler, self.ddim_eta = sampler, checked_eta(ddim_eta)
         self.capabilities = frozenset(
@@ -122,7 +172,7 @@ class Diffusion(GenerativeModel):
             raise ValueError(f"vlb_terms must be >= 1, got {vlb_terms}")
         self.vlb_terms = min(vlb_terms, T - 1)
         self.steps, self.batch_size, self.lr, self.ema_decay = steps, batch_size, lr, ema
-        self.register_buffer("alpha_bars", linear_alpha_bars(T), persistent=False)
+        self.register_buffer("alpha_bars", alpha_bars_for(noise_schedule, T), persistent=False)
         self.net = nets.denoiser(space.shape, width)
 
     # -- schedule -------------------------------------------------------------
@@ -132,10 +182,20 @@ class Diffusion(GenerativeModel):
         value = self.alpha_bars[t].float()
         return value.view(-1, *([1] * len(self.space.shape))) if value.dim() else value
 
+    def _steps(self, x: Tensor, t: Tensor | int) -> Tensor:
+        """Integer step(s) ``t`` as a ``B`` tensor on ``x``'s device."""
+        t = torch.as_tensor(t, device=x.device)
+        return t.expand(len(x)) if t.dim() == 0 else t
+
     def eps(self, x: Tensor, t: Tensor | int) -> Tensor:
-        """Predicted noise at integer step(s) ``t`` (scalar or ``B``)."""
-        t = torch.as_tensor(t).expand(len(x)) if torch.as_tensor(t).dim() == 0 else t
-        return self.net(x, t.float() / self.T)
+        """Predicted noise at integer step(s) ``t`` (scalar or ``B``); a
+        v-prediction ``v̂`` becomes ``ε̂ = sqrt(ᾱ_t) v̂ + sqrt(1 - ᾱ_t) x_t``."""
+        t = self._steps(x, t)
+        out = self.net(x, t.float() / self.T)
+        if self.prediction == "eps":
+            return out
+        ab = self._ab(t)
+        return ab.sqrt() * out + (1 - ab).sqrt() * x
 
     def predict_x0(self, x: Tensor, t: Tensor | int, eps: Tensor, clip: bool) -> Tensor:
         """``x̂_0 = (x_t - sqrt(1 - ᾱ_t) ε̂) / sqrt(ᾱ_t)``, clipped to
@@ -157,12 +217,21 @@ class Diffusion(GenerativeModel):
     # -- training ---------------------------------------------------------------
 
     def loss(self, x0: Tensor, generator: torch.Generator) -> Tensor:
-        """Mean squared error of the noise prediction (Ho et al.'s simple loss)."""
-        t = torch.randint(1, self.T + 1, (len(x0),), generator=generator)
-        noise = torch.randn(x0.shape, generator=generator)
+        """Mean squared error of the network's output (ε, or v) with ``t``
+        uniform on ``1..T`` (Ho et al.'s simple loss for ε) when ``t_power``
+        is 1, else ``t = ⌈T · u^t_power⌉`` with ``u`` uniform, so that
+        ``P(t <= k) ≈ (k/T)^(1/t_power)``: more weight on low noise."""
+        if self.t_power == 1.0:
+            t = torch.randint(1, self.T + 1, (len(x0),), generator=generator, device=x0.device)
+        else:
+            u = torch.rand(len(x0), generator=generator, device=x0.device, dtype=torch.float64)
+            t = (self.T * u**self.t_power).ceil().long().clamp(1, self.T)
+        noise = torch.randn(x0.shape, generator=generator, device=x0.device)
         ab = self._ab(t)
         xt = ab.sqrt() * x0 + (1 - ab).sqrt() * noise
-        return ((self.eps(xt, t) - noise) ** 2).mean()
+        out = self.net(xt, t.float() / self.T)
+        target = noise if self.prediction == "eps" else ab.sqrt() * noise - (1 - ab).sqrt() * x0
+        return ((out - target) ** 2).mean()
 
     def fit(self, data: Tensor, generator: torch.Generator) -> list[float]:
         ema = EMA(self.net, self.ema_decay)
@@ -175,6 +244,8 @@ class Diffusion(GenerativeModel):
             lr=self.lr,
             generator=generator,
             ema=ema,
+            schedule=self.lr_schedule,
+            early_stopping=self.early_stopping,
         )
         self.net.load_state_dict(ema.average.state_dict())
         return history
@@ -188,19 +259,21 @@ class Diffusion(GenerativeModel):
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
         if self.sampler == "ddpm":
             return self.sample_ddpm(n, generator, self.ddpm_sequence)
-        x = torch.randn(n, *self.space.shape, generator=generator)
+        x = torch.randn(n, *self.space.shape, generator=generator, device=generator.device)
         return self.ddim(x, self.ddim_sequence, self.ddim_eta, generator)
 
     @torch.no_grad()
     def sample_ddpm(self, n: int, generator: torch.Generator, sequence: list[int]) -> Tensor:
         """Ancestral sampling along ``sequence`` (decreasing, ending at 1)."""
-        x = torch.randn(n, *self.space.shape, generator=generator)
+        x = torch.randn(n, *self.space.shape, generator=generator, device=generator.device)
         for t, prev in zip(sequence, [*sequence[1:], 0], strict=True):
             x0 = self.predict_x0(x, t, self.eps(x, t), clip=True)
             mean, log_var = self.posterior(x0, x, t, prev)
             if prev == 0:
                 return mean
-            x = mean + (0.5 * log_var).exp() * torch.randn(x.shape, generator=generator)
+            x = mean + (0.5 * log_var).exp() * torch.randn(
+                x.shape, generator=generator, device=x.device
+            )
         return x
 
     @torch.no_grad()
@@ -228,7 +301,7 @@ class Diffusion(GenerativeModel):
             variance = eta**2 * (1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev)
             x = ab_prev.sqrt() * x0 + (1 - ab_prev - variance).clamp(min=0).sqrt() * eps
             if eta > 0 and prev > 0:
-                x = x + variance.sqrt() * torch.randn(x.shape, generator=generator)
+                x = x + variance.sqrt() * torch.randn(x.shape, generator=generator, device=x.device)
         return x
 
     @torch.no_grad()
@@ -261,13 +334,22 @@ class Diffusion(GenerativeModel):
 
     def vlb_strata(self) -> Tensor:
         """Integer edges ``e_0 = 2 < e_1 < ... < e_m = T + 1`` of the strata of
-        KL steps, spaced geometrically: the terms shrink roughly like ``1/t``,
-        so small ``t`` gets strata of one step (evaluated exactly) and large
-        ``t`` shares wide strata."""
+        KL steps, spaced geometrically (rounded, duplicates merged): the terms
+        shrink roughly like ``1/t``, so small ``t`` gets narrow strata and
+        large ``t`` wide ones. A stratum is a single step (evaluated
+        exactly) only where the geometric ratio ``((T + 1)/2)^(1/m)`` leaves
+        less than one step between rounded edges: for ``T = 1000``, 8 terms
+        give strata ``[2, 4), [4, 9), ...`` (none a single step), 16 give
+        ``[2, 3), [3, 4), [4, 6), ...``."""
+        device = self.alpha_bars.device
         if self.vlb_terms >= self.T - 1:
-            return torch.arange(2, self.T + 2)
+            return torch.arange(2, self.T + 2, device=device)
         raw = torch.logspace(
-            math.log10(2), math.log10(self.T + 1), self.vlb_terms + 1, dtype=torch.float64
+            math.log10(2),
+            math.log10(self.T + 1),
+            self.vlb_terms + 1,
+            dtype=torch.float64,
+            device=device,
         )
         edges = torch.unique(raw.round().long())
         edges[0], edges[-1] = 2, self.T + 1
@@ -279,14 +361,19 @@ class Diffusion(GenerativeModel):
             raise NotImplementedError("the variational bound is the ancestral (ddpm) row's")
         edges = self.vlb_strata()
         widths = (edges[1:] - edges[:-1]).float()
-        u = torch.rand(len(x), len(widths), generator=generator, dtype=torch.float64)
+        u = torch.rand(
+            len(x), len(widths), generator=generator, dtype=torch.float64, device=x.device
+        )
         terms = edges[:-1] + (u * widths.double()).floor().long()  # one step per stratum
-        noise_terms = torch.randn(len(x), len(widths), *self.space.shape, generator=generator)
-        noise_first = torch.randn(x.shape, generator=generator)
+        noise_terms = torch.randn(
+            len(x), len(widths), *self.space.shape, generator=generator, device=x.device
+        )
+        noise_first = torch.randn(x.shape, generator=generator, device=x.device)
         kl = in_chunks(self._kl_terms, x, terms, noise_terms, size=max(1, 2048 // len(widths)))
         diffusion = (kl * widths).sum(1)
         decoder = in_chunks(self._decoder_term, x, noise_first, size=2048)
         prior = self._prior_term(x)
+        to_bits = 1.0 / (math.log(2) * math.prod(self.space.shape))
         return ModelLikelihood(
             nats=decoder - prior - diffusion,
             exact=False,
@@ -297,6 +384,9 @@ class Diffusion(GenerativeModel):
                 "decoder_nats_mean": float(decoder.mean()),
                 "prior_nats_mean": float(prior.mean()),
                 "diffusion_nats_mean": float(diffusion.mean()),
+                "prior_bits_per_dim": float(prior.mean()) * to_bits,
+                "diffusion_bits_per_dim": float(diffusion.mean()) * to_bits,
+                "decoder_bits_per_dim": -float(decoder.mean()) * to_bits,
             },
         )
 

@@ -8,10 +8,17 @@ import math
 
 import pytest
 import torch
-from genbench_families.diffusion import Diffusion, linear_alpha_bars, step_sequence
-from genbench_families.nets import toy
+from genbench_families.diffusion import (
+    Diffusion,
+    cosine_alpha_bars,
+    linear_alpha_bars,
+    step_sequence,
+)
+from genbench_families.nets import image, toy
+from genbench_families.nets.unet import Attention, UNet
 from genbench_families.space import DataSpace
-from test_families_support import TinyBlobsTask, fit_model
+from genbench_families.training import EarlyStopping, Schedule
+from test_families_support import TinyBlobsTask, assert_close, fit_model, perturb
 
 
 class GaussianOracle(torch.nn.Module):
@@ -222,3 +229,129 @@ def test_vlb_estimate_matches_its_closed_form_for_the_exact_denoiser():
 def test_unknown_sampler_is_rejected():
     with pytest.raises(ValueError, match="unknown sampler 'euler'"):
         _diffusion(sampler="euler")
+
+
+class ZeroNet(torch.nn.Module):
+    """Outputs zeros: as a v-predictor it is exact for ``x_0 ~ N(0, I)``,
+    where ``E[v | x_t] = sqrt(ᾱ) E[ε | x_t] - sqrt(1 - ᾱ) E[x_0 | x_t] = 0``."""
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(x)
+
+
+def test_cosine_schedule_matches_nichol_and_dhariwal():
+    alpha_bars = cosine_alpha_bars(1000)
+    f = lambda t: math.cos((t / 1000 + 0.008) / 1.008 * math.pi / 2) ** 2  # noqa: E731
+    assert alpha_bars[0] == 1.0
+    for t in (1, 250, 500, 900):
+        assert math.isclose(alpha_bars[t].item(), f(t) / f(0), rel_tol=1e-9)
+    betas = 1 - alpha_bars[1:] / alpha_bars[:-1]
+    assert betas.max().item() == pytest.approx(0.999)  # the cap binds at t = T
+    assert (betas > 0).all() and alpha_bars[-1] < 1e-6
+    assert _diffusion(noise_schedule="cosine").alpha_bars.equal(alpha_bars)
+
+
+def test_v_prediction_of_the_exact_denoiser_gives_the_exact_noise_and_samples():
+    model = _diffusion(prediction="v", sampler="ddpm", ddpm_steps=100)
+    model.net = ZeroNet()
+    oracle = _with_oracle(_diffusion())
+    x = torch.randn(16, 2, generator=torch.Generator().manual_seed(0))
+    for t in (1, 300, 1000):
+        assert_close(model.eps(x, t), oracle.eps(x, t), atol=1e-6)
+    draws = model.sample(4000, torch.Generator().manual_seed(1))
+    assert draws.mean(0).abs().max() < 0.08
+    assert (draws.std(0) - 1).abs().max() < 0.08
+
+
+def test_v_prediction_loss_is_the_squared_error_of_v():
+    model = _diffusion(prediction="v")
+    model.net = ZeroNet()
+    x0 = torch.randn(64, 2, generator=torch.Generator().manual_seed(0))
+    loss = model.loss(x0, torch.Generator().manual_seed(7))
+    generator = torch.Generator().manual_seed(7)  # the loss's draws, in its order
+    t = torch.randint(1, 1001, (64,), generator=generator)
+    noise = torch.randn(x0.shape, generator=generator)
+    ab = model.alpha_bars[t].float().view(-1, 1)
+    v = ab.sqrt() * noise - (1 - ab).sqrt() * x0
+    assert math.isclose(loss.item(), (v**2).mean().item(), rel_tol=1e-6)
+
+
+def test_bad_prediction_and_noise_schedule_are_refused_with_the_choices():
+    with pytest.raises(ValueError, match=r"unknown prediction 'x0'; choose one of \['eps', 'v'\]"):
+        _diffusion(prediction="x0")
+    with pytest.raises(ValueError, match=r"unknown noise schedule 'sqrt'; choose one of"):
+        _diffusion(noise_schedule="sqrt")
+
+
+def test_training_options_are_forwarded_to_the_training_loop():
+    model = _diffusion(
+        steps=40,
+        schedule={"warmup_steps": 5, "decay": "cosine", "final_fraction": 0.1},
+        early_stopping={"holdout_fraction": 0.25, "check_every": 10, "patience": 1},
+    )
+    assert model.lr_schedule == Schedule(warmup_steps=5, decay="cosine", final_fraction=0.1)
+    assert model.early_stopping == EarlyStopping(0.25, 10, 1)
+    assert _diffusion().lr_schedule is None and _diffusion().early_stopping is None
+    data = torch.randn(64, 2, generator=torch.Generator().manual_seed(0))
+    history = model.train().fit(data, torch.Generator().manual_seed(1))
+    assert 10 <= len(history) <= 40 and len(history) % 10 == 0
+    with pytest.raises(ValueError, match="decay must be 'constant' or 'cosine'"):
+        _diffusion(schedule={"decay": "step"})
+
+
+def test_vlb_strata_are_geometric_and_single_steps_only_where_documented():
+    assert _diffusion(vlb_terms=8).vlb_strata().tolist()[:3] == [2, 4, 9]
+    sixteen = _diffusion(vlb_terms=16).vlb_strata().tolist()
+    assert sixteen[:4] == [2, 3, 4, 6] and sixteen[-1] == 1001
+    assert _diffusion(T=40, vlb_terms=40).vlb_strata().tolist() == list(range(2, 42))
+
+
+def test_vlb_breakdown_in_bits_per_dim_adds_up_to_the_bound():
+    model = _with_oracle(_diffusion(T=1000, vlb_terms=16))
+    x = torch.randn(500, 2, generator=torch.Generator().manual_seed(3))
+    result = model.log_likelihood(x, torch.Generator().manual_seed(4))
+    d = result.details
+    total = d["prior_bits_per_dim"] + d["diffusion_bits_per_dim"] + d["decoder_bits_per_dim"]
+    expected = -result.nats.double().mean().item() / (2 * math.log(2))
+    assert math.isclose(total, expected, rel_tol=1e-5)
+    assert d["prior_bits_per_dim"] > 0 and d["diffusion_bits_per_dim"] > 0
+    assert math.isclose(
+        d["diffusion_bits_per_dim"], d["diffusion_nats_mean"] / (2 * math.log(2)), rel_tol=1e-9
+    )
+
+
+def test_image_unet_starts_at_zero_and_has_groupnorm_and_attention_at_the_lowest_level():
+    torch.manual_seed(0)
+    net = image.denoiser((1, 28, 28), 8)
+    assert isinstance(net, UNet)
+    x, t = torch.randn(3, 1, 28, 28), torch.tensor([0.0, 0.5, 1.0])
+    assert torch.equal(net(x, t), torch.zeros_like(x))  # zero-initialised output
+    assert any(isinstance(m, torch.nn.GroupNorm) for m in net.modules())
+    perturb(net, 0.1)
+    seen = []
+    net.attention.register_forward_hook(lambda module, args, out: seen.append(out.shape))
+    out = net(x, t)
+    assert out.shape == x.shape and seen == [(3, 16, 7, 7)]  # attention at 7x7, 2·width
+    assert not torch.allclose(out[0], net(x[:1], torch.tensor([0.7]))[0])  # depends on t
+    small = UNet((1, 5, 5), 8)  # odd sides: no folding, no lower level
+    assert small(torch.randn(2, 1, 5, 5), torch.rand(2)).shape == (2, 1, 5, 5)
+    assert not any(isinstance(m, Attention) for m in small.modules())
+
+
+def test_t_power_moves_training_draws_to_low_noise():
+    seen = []
+
+    class Recorder(ZeroNet):
+        def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            seen.append(t * 1000)
+            return super().forward(x, t)
+
+    for power, share in ((1.0, 0.01), (2.0, 0.1)):  # P(t <= 10) = (10/T)^(1/power)
+        model = _diffusion(t_power=power)
+        model.net, seen[:] = Recorder(), []
+        model.loss(torch.zeros(40_000, 2), torch.Generator().manual_seed(0))
+        t = seen[0].round()
+        assert t.min() >= 1 and t.max() <= 1000
+        assert abs((t <= 10).float().mean().item() - share) < 0.1 * share + 0.002
+    with pytest.raises(ValueError, match="t_power must be > 0, got 0"):
+        _diffusion(t_power=0)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from genbench_families.nets.layers import SqueezeParameterAxis, TimeEmbedding, spectral
+from genbench_families.nets.layers import SqueezeParameterAxis, spectral
 from genbench_families.nets.pixelcnn import PixelCNN
 
 
@@ -136,63 +136,6 @@ def _norm(channels: int, batch_norm: bool) -> nn.Module:
     return nn.BatchNorm2d(channels) if batch_norm else nn.Identity()
 
 
-class ResBlock(nn.Module):
-    """Two 3x3 convolutions with a time-embedding bias and a skip path."""
-
-    def __init__(self, in_channels: int, out_channels: int, time_dim: int) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, 1, 1)
-        self.time = nn.Linear(time_dim, out_channels)
-        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1)
-        same = in_channels == out_channels
-        self.skip = nn.Identity() if same else nn.Conv2d(in_channels, out_channels, 1)
-        self.act = nn.SiLU()
-
-    def forward(self, x: Tensor, emb: Tensor) -> Tensor:
-        h = self.act(self.conv1(self.act(x)) + self.time(emb)[:, :, None, None])
-        return self.skip(x) + self.conv2(h)
-
-
-class UNet(nn.Module):
-    """Small U-Net ``(x, t) → output of x's shape`` for diffusion.
-
-    Fold 2x2 pixels into channels, a residual block at the folded size, a
-    stride-2 stage with a residual block, then back up through a transposed
-    convolution and a residual block fed the skip connection
-    (concatenated), a 3x3 output convolution and unfolding. A sinusoidal
-    time embedding is added inside every block.
-    """
-
-    def __init__(self, shape: tuple[int, ...], width: int) -> None:
-        super().__init__()
-        plan = Plan(shape)
-        self.shape = tuple(shape)
-        time_dim = 4 * width
-        self.embed = TimeEmbedding(time_dim)
-        self.fold, self.unfold = plan.folder(), plan.unfolder()
-        self.stem = nn.Conv2d(plan.channels, width, 3, 1, 1)
-        self.high = ResBlock(width, width, time_dim)
-        self.has_low = plan.low is not None
-        if self.has_low:
-            self.down = nn.Conv2d(width, 2 * width, 4, 2, 1)
-            self.low = ResBlock(2 * width, 2 * width, time_dim)
-            self.up = nn.ConvTranspose2d(2 * width, width, 4, 2, 1)
-            self.merge = ResBlock(2 * width, width, time_dim)
-        self.out = nn.Conv2d(width, plan.channels, 3, 1, 1)
-        self.act = nn.SiLU()
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
-
-    def forward(self, x: Tensor, t: Tensor) -> Tensor:
-        emb = self.embed(t)
-        skip = self.high(self.stem(self.fold(x)), emb)
-        h = skip
-        if self.has_low:
-            h = self.low(self.down(self.act(skip)), emb)
-            h = self.merge(torch.cat([self.up(self.act(h)), skip], dim=1), emb)
-        return self.unfold(self.out(self.act(h)))
-
-
 class Conditioner(nn.Module):
     """Coupling-layer network ``B x in x H x W → B x out x H x W``: three 3x3
     convolutions, the last initialised to zero so a new coupling is the
@@ -269,7 +212,10 @@ def gan_networks(
 
 
 def denoiser(shape: tuple[int, ...], width: int) -> nn.Module:
-    """``(x, t) → B x *shape`` noise prediction, ``t`` in ``[0, 1]``."""
+    """``(x, t) → B x *shape`` noise prediction, ``t`` in ``[0, 1]``: the
+    GroupNorm/attention U-Net of :mod:`genbench_families.nets.unet`."""
+    from genbench_families.nets.unet import UNet  # unet imports Plan from here
+
     return UNet(shape, width)
 
 
