@@ -14,7 +14,9 @@ sequential network evaluations per sample).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from types import ModuleType
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -23,7 +25,7 @@ from torch import Tensor, nn
 from genbench_families.base import GenerativeModel, ModelLikelihood, in_chunks
 from genbench_families.distributions import categorical_sample, mixture_log_prob, mixture_sample
 from genbench_families.space import DataSpace
-from genbench_families.training import train
+from genbench_families.training import EarlyStopping, Schedule, train
 
 OUTPUT_VALUES_PER_CHUNK = 2**26
 """Bound on the network outputs (examples x dimensions x parameters) held at
@@ -46,6 +48,15 @@ class Autoregressive(GenerativeModel):
         width, layers: network size.
         components: Gaussian components per coordinate (continuous data).
         steps, batch_size, lr: training schedule.
+        kernel: images only: build the gated PixelCNN with vertical and
+            horizontal stacks and vertical kernels ``kernel`` wide
+            (:mod:`~genbench_families.nets.gated_pixelcnn`); ``None`` keeps the
+            masked-convolution PixelCNN.
+        schedule: keyword arguments of a learning-rate
+            :class:`~genbench_families.training.Schedule` (``None``: constant).
+        early_stopping: keyword arguments of
+            :class:`~genbench_families.training.EarlyStopping` on the held-out
+            negative log-likelihood (``None``: train every step).
     """
 
     capabilities = frozenset({"sample", "log_likelihood"})
@@ -61,12 +72,20 @@ class Autoregressive(GenerativeModel):
         batch_size: int,
         lr: float,
         components: int = 8,
+        kernel: int | None = None,
+        schedule: Mapping[str, Any] | None = None,
+        early_stopping: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(space)
         self.components = components
         self.steps, self.batch_size, self.lr = steps, batch_size, lr
+        self.schedule = Schedule(**schedule) if schedule is not None else None
+        self.early_stopping = (
+            EarlyStopping(**early_stopping) if early_stopping is not None else None
+        )
         params = space.levels if space.discrete else 3 * components
-        self.net = nets.autoregressive_network(space.shape, params, width, layers)
+        options = {} if kernel is None else {"kernel": kernel}
+        self.net = nets.autoregressive_network(space.shape, params, width, layers, **options)
         self.offset = nn.Parameter(self._initial_offset(params))
 
     def _initial_offset(self, params: int) -> Tensor:
@@ -109,6 +128,8 @@ class Autoregressive(GenerativeModel):
             batch_size=self.batch_size,
             lr=self.lr,
             generator=generator,
+            schedule=self.schedule,
+            early_stopping=self.early_stopping,
         )
 
     @torch.no_grad()
@@ -123,8 +144,9 @@ class Autoregressive(GenerativeModel):
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
-        uniform = torch.rand(n, self.space.dims, generator=generator)
-        normal = torch.randn(n, self.space.dims, generator=generator)
+        device = generator.device
+        uniform = torch.rand(n, self.space.dims, generator=generator, device=device)
+        normal = torch.randn(n, self.space.dims, generator=generator, device=device)
         return in_chunks(self._sample_given, uniform, normal, size=SAMPLING_CHUNK)
 
     def _sample_given(self, uniform: Tensor, normal: Tensor) -> Tensor:

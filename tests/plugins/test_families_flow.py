@@ -8,6 +8,8 @@ import math
 import pytest
 import torch
 from genbench_families.flow import (
+    ActNorm,
+    AffineCoupling,
     RealNVP,
     build_scales,
     channel_mask,
@@ -19,10 +21,22 @@ from genbench_families.nets import image, toy
 from genbench_families.space import DataSpace
 from test_families_support import assert_close, perturb
 
+RECIPE = {"native_first": True, "actnorm": True, "log_scale_bound": 4.0, "blocks": 1}
+"""The image recipe of the ``default`` budget (toy vectors take all but ``native_first``)."""
 
-def _flow(shape: tuple[int, ...], levels: int | None, seed: int = 0, noise: float = 0.2) -> RealNVP:
+
+def _flow(
+    shape: tuple[int, ...],
+    levels: int | None,
+    seed: int = 0,
+    noise: float = 0.2,
+    recipe: bool = False,
+) -> RealNVP:
     torch.manual_seed(seed)
     nets = image if len(shape) == 3 else toy
+    options = dict(RECIPE) if recipe else {}
+    if recipe and len(shape) != 3:
+        del options["native_first"]
     model = RealNVP(
         DataSpace(shape, levels),
         nets,
@@ -32,6 +46,7 @@ def _flow(shape: tuple[int, ...], levels: int | None, seed: int = 0, noise: floa
         steps=0,
         batch_size=8,
         lr=1e-3,
+        **options,
     )
     perturb(model, noise, seed)
     return model.eval()
@@ -59,18 +74,70 @@ def test_layout_factors_out_half_the_channels_per_scale():
     assert sum(math.prod(s) for s in shapes) == 64
 
 
+def test_native_first_layout_runs_checkerboards_on_the_pixel_grid_before_squeezing():
+    blocks, shapes = build_scales(
+        (1, 8, 8), image, scales=2, couplings=2, width=4, native_first=True, actnorm=True
+    )
+    assert shapes == [(2, 4, 4), (8, 2, 2)]
+    first = blocks[0]
+    before = [layer for layer in first.before if isinstance(layer, AffineCoupling)]
+    assert [tuple(layer.mask.shape) for layer in before] == [(1, 8, 8), (1, 8, 8)]
+    assert torch.equal(before[0].mask, checkerboard((1, 8, 8), 0))
+    after = [layer for layer in first.couplings if isinstance(layer, AffineCoupling)]
+    assert [layer.mask[:, 0, 0].tolist() for layer in after] == [[1, 1, 0, 0], [0, 0, 1, 1]]
+    assert sum(isinstance(layer, ActNorm) for layer in first.before) == 2
+
+
+def test_native_first_applies_to_images_only():
+    with pytest.raises(ValueError, match=r"native_first applies to images \(C, H, W\) only"):
+        build_scales((4,), toy, scales=1, couplings=1, width=4, native_first=True)
+
+
+def test_actnorm_initialises_to_a_standardised_batch_and_then_keeps_its_parameters():
+    layer = ActNorm((2, 3, 3))
+    x = torch.randn(64, 2, 3, 3) * torch.tensor([3.0, 0.5]).view(1, 2, 1, 1) + 1.0
+    y, log_det = layer(x)
+    per_channel = y.transpose(0, 1).reshape(2, -1)
+    assert_close(per_channel.mean(1), torch.zeros(2), atol=1e-5)
+    assert_close(per_channel.std(1), torch.ones(2), atol=1e-4)
+    assert_close(log_det, torch.full((64,), 9 * layer.log_scale.sum().item()), atol=1e-5)
+    assert_close(layer.inverse(y), x, atol=1e-5)
+    before = layer.log_scale.detach().clone()
+    layer(x * 10)  # initialised once: a second batch does not reset it
+    assert torch.equal(layer.log_scale.detach(), before)
+
+
+def test_bounded_log_scale_reaches_its_bound_and_is_the_identity_near_zero():
+    conditioner = torch.nn.Linear(2, 4)
+    coupling = AffineCoupling(channel_mask((2,), True), conditioner, bound=4.0)
+    with torch.no_grad():
+        conditioner.weight.zero_()
+        conditioner.bias.copy_(torch.tensor([0.0, 1e3, 0.0, 0.0]))  # raw s = 1000 on the free half
+    y, log_det = coupling(torch.tensor([[1.0, 1.0]]))
+    assert log_det.item() == pytest.approx(4.0, abs=1e-5)
+    assert y[0, 1].item() == pytest.approx(math.exp(4.0), rel=1e-5)
+    with torch.no_grad():
+        conditioner.bias.copy_(torch.tensor([0.0, 1e-3, 0.0, 0.0]))
+    assert coupling(torch.tensor([[1.0, 1.0]]))[1].item() == pytest.approx(1e-3, rel=1e-6)
+    with pytest.raises(ValueError, match=r"the log-scale bound must be positive, got 0\.0"):
+        AffineCoupling(channel_mask((2,), True), conditioner, bound=0.0)
+
+
+@pytest.mark.parametrize("recipe", [False, True])
 @pytest.mark.parametrize("shape", [(1, 4, 4), (1, 6, 6), (2,)])
-def test_round_trip_is_the_identity(shape):
-    model = _flow(shape, levels=None, noise=0.1)
+def test_round_trip_is_the_identity(shape, recipe):
+    model = _flow(shape, levels=None, noise=0.1, recipe=recipe)
     y = torch.randn(16, *shape)
     z, _ = model.forward_flow(y)
     assert z.shape == (16, math.prod(shape))
     assert_close(model.inverse_flow(z), y, atol=1e-4)
 
 
+@pytest.mark.parametrize("recipe", [False, True])
 @pytest.mark.parametrize("shape", [(1, 4, 4), (2,)])
-def test_log_determinant_matches_the_brute_force_jacobian(shape):
-    model = _flow(shape, levels=None).double()
+def test_log_determinant_matches_the_brute_force_jacobian(shape, recipe):
+    # the recipe's e^4 scales make the perturbed Jacobian ill-conditioned at 0.2
+    model = _flow(shape, levels=None, noise=0.05 if recipe else 0.2, recipe=recipe).double()
     y = torch.randn(1, *shape, dtype=torch.float64)
     jacobian = torch.autograd.functional.jacobian(lambda v: model.forward_flow(v)[0], y)
     jacobian = jacobian.reshape(math.prod(shape), math.prod(shape))
@@ -111,8 +178,9 @@ def test_reconstruction_returns_the_levels_and_reports_a_tiny_round_trip_error()
     assert model.roundtrip_error(encoded) < 1e-4
 
 
-def test_toy_likelihood_is_an_exact_normalised_density():
-    model = _flow((2,), levels=None, seed=3)
+@pytest.mark.parametrize("recipe", [False, True])
+def test_toy_likelihood_is_an_exact_normalised_density(recipe):
+    model = _flow((2,), levels=None, seed=3, recipe=recipe)
     axis = torch.linspace(-8, 8, 321)
     grid = torch.cartesian_prod(axis, axis)
     result = model.log_likelihood(grid, torch.Generator())

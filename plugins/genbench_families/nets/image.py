@@ -13,6 +13,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from genbench_families.nets.coupling import ResidualConditioner
+from genbench_families.nets.gated_pixelcnn import GatedPixelCNN
 from genbench_families.nets.layers import SqueezeParameterAxis, spectral
 from genbench_families.nets.pixelcnn import PixelCNN
 
@@ -219,16 +221,28 @@ def denoiser(shape: tuple[int, ...], width: int) -> nn.Module:
     return UNet(shape, width)
 
 
-def conditioner(in_channels: int, out_channels: int, width: int) -> nn.Module:
-    """Coupling network on feature maps, initialised to output zeros."""
+def conditioner(
+    in_channels: int, out_channels: int, width: int, blocks: int | None = None
+) -> nn.Module:
+    """Coupling network on feature maps, initialised to output zeros: three
+    convolutions, or a :class:`~genbench_families.nets.coupling.ResidualConditioner`
+    of ``blocks`` residual blocks when ``blocks`` is given."""
+    if blocks is not None:
+        return ResidualConditioner(in_channels, out_channels, width, blocks, spatial=True)
     return Conditioner(in_channels, out_channels, width)
 
 
 def autoregressive_network(
-    shape: tuple[int, ...], params: int, width: int, layers: int
+    shape: tuple[int, ...], params: int, width: int, layers: int, kernel: int | None = None
 ) -> nn.Module:
     """PixelCNN producing ``B x *shape x params`` in raster order, with an
-    incremental sampler (see :class:`~genbench_families.nets.pixelcnn.PixelCNN`)."""
+    incremental sampler: the gated PixelCNN with vertical and horizontal
+    stacks and ``kernel``-wide vertical kernels
+    (:class:`~genbench_families.nets.gated_pixelcnn.GatedPixelCNN`) when
+    ``kernel`` is given, else the masked-convolution
+    :class:`~genbench_families.nets.pixelcnn.PixelCNN`."""
     if len(shape) != 3 or shape[0] != 1:
         raise ValueError(f"the PixelCNN here models single-channel images, got shape {shape}")
+    if kernel is not None:
+        return GatedPixelCNN(shape, params, width, layers, kernel)
     return PixelCNN(shape, params, width, layers)

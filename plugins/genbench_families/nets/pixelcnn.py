@@ -97,9 +97,11 @@ class IncrementalPixelCNN:
         _, height, width = net.shape
         channels = net.first.out_channels
         self.width = width
-        self.image = torch.zeros(n, height + 6, width + 6, 1)
+        device = net.head2.weight.device
+        self.image = torch.zeros(n, height + 6, width + 6, 1, device=device)
         self.activated = [
-            torch.zeros(n, height + 2, width + 2, channels) for _ in range(len(net.hidden))
+            torch.zeros(n, height + 2, width + 2, channels, device=device)
+            for _ in range(len(net.hidden))
         ]
         with torch.no_grad():
             self.first = (net.first.patch_matrix(), net.first.bias.detach())

@@ -11,6 +11,7 @@ import itertools
 import torch
 from torch import Tensor, nn
 
+from genbench_families.nets.coupling import ResidualConditioner
 from genbench_families.nets.layers import TimeEmbedding, spectral
 
 
@@ -126,7 +127,7 @@ class _SequentialState:
 
     def __init__(self, net: MADE, n: int) -> None:
         self.net = net
-        self.x = torch.zeros(n, net.dim)
+        self.x = torch.zeros(n, net.dim, device=net.out.weight.device)
 
     @torch.no_grad()
     def params(self, position: int) -> Tensor:
@@ -166,8 +167,15 @@ def denoiser(shape: tuple[int, ...], width: int) -> nn.Module:
     return TimeMLP(_vector_dim(shape), width)
 
 
-def conditioner(in_features: int, out_features: int, width: int) -> nn.Module:
-    """Coupling network on vectors (two hidden layers), initialised to output zeros."""
+def conditioner(
+    in_features: int, out_features: int, width: int, blocks: int | None = None
+) -> nn.Module:
+    """Coupling network on vectors, initialised to output zeros: an MLP of
+    two hidden layers, or a
+    :class:`~genbench_families.nets.coupling.ResidualConditioner` of
+    ``blocks`` residual blocks when ``blocks`` is given."""
+    if blocks is not None:
+        return ResidualConditioner(in_features, out_features, width, blocks, spatial=False)
     return mlp(in_features, out_features, width, depth=2, zero_last=True)
 
 

@@ -1,0 +1,49 @@
+"""Residual conditioners for RealNVP's coupling layers (Dinh et al., 2017,
+used residual networks here): a stem to ``width`` features, ``blocks``
+pre-activation residual blocks and an output layer initialised to zero, so
+a new coupling is the identity. One class serves feature maps (3x3
+convolutions) and vectors (linear layers)."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+
+class ResidualConditioner(nn.Module):
+    """``B x in (x H x W) → B x out (x H x W)``.
+
+    Args:
+        in_features, out_features: channels (images) or coordinates (vectors).
+        width: hidden channels or units.
+        blocks: residual blocks ``h + f(SiLU(g(SiLU(h))))``, ``>= 0``.
+        spatial: 3x3 convolutions on ``B x C x H x W`` when True, linear
+            layers on ``B x D`` when False.
+
+    Raises:
+        ValueError: ``blocks < 0``.
+    """
+
+    def __init__(
+        self, in_features: int, out_features: int, width: int, blocks: int, spatial: bool
+    ) -> None:
+        super().__init__()
+        if blocks < 0:
+            raise ValueError(f"blocks must be >= 0, got {blocks}")
+
+        def layer(a: int, b: int) -> nn.Module:
+            return nn.Conv2d(a, b, 3, 1, 1) if spatial else nn.Linear(a, b)
+
+        self.stem = layer(in_features, width)
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.SiLU(), layer(width, width), nn.SiLU(), layer(width, width))
+            for _ in range(blocks)
+        )
+        self.out = nn.Sequential(nn.SiLU(), layer(width, out_features))
+        nn.init.zeros_(self.out[-1].weight)
+        nn.init.zeros_(self.out[-1].bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.stem(x)
+        for block in self.blocks:
+            h = h + block(h)
+        return self.out(h)
