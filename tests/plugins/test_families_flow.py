@@ -18,6 +18,7 @@ from genbench_families.flow import (
     unsqueeze,
 )
 from genbench_families.nets import image, toy
+from genbench_families.nets.coupling import ResidualConditioner
 from genbench_families.space import DataSpace
 from test_families_support import assert_close, perturb
 
@@ -212,3 +213,13 @@ def test_temperature_must_be_positive():
             lr=1e-3,
             temperature=0.0,
         )
+
+
+def test_residual_conditioner_starts_at_zero_or_small_weights_and_rejects_bad_settings():
+    torch.manual_seed(0)
+    spatial = ResidualConditioner(2, 4, 8, blocks=1, spatial=True)
+    assert torch.equal(spatial(torch.randn(3, 2, 5, 5)), torch.zeros(3, 4, 5, 5))
+    vector = toy.conditioner(2, 4, 64, blocks=1)
+    assert 0.005 < vector.out[-1].weight.std().item() < 0.015
+    with pytest.raises(ValueError, match=r"need blocks >= 0 and out_std >= 0, got -1, 0\.0"):
+        ResidualConditioner(2, 4, 8, blocks=-1, spatial=False)
