@@ -1,9 +1,11 @@
-"""Denoising diffusion (Ho et al., 2020) with ε-prediction, and its samplers.
+"""Denoising diffusion (Ho et al., 2020) with ε- or v-prediction, and its samplers.
 
-Forward process over ``T`` steps with the linear schedule
-``β_t ∈ [1e-4, 0.02]·1000/T``: ``x_t = sqrt(ᾱ_t) x_0 + sqrt(1 - ᾱ_t) ε``.
-The network ``ε̂(x_t, t/T)`` is trained on ``||ε - ε̂||²`` with ``t``
-uniform on ``1..T`` and evaluated with an exponential moving average of its
+Forward process over ``T`` steps, ``x_t = sqrt(ᾱ_t) x_0 + sqrt(1 - ᾱ_t) ε``,
+with the linear schedule ``β_t ∈ [1e-4, 0.02]·1000/T`` or Nichol and
+Dhariwal's cosine schedule. The network, given ``(x_t, t/T)``, predicts ε or
+``v = sqrt(ᾱ_t) ε - sqrt(1 - ᾱ_t) x_0`` and is trained on the squared error
+of its output with ``t`` uniform on ``1..T`` (or skewed to low noise by
+``t_power``); it is evaluated with an exponential moving average of its
 weights.
 
 Samplers walk a decreasing subsequence of steps ending at ``t = 1``:
@@ -21,13 +23,17 @@ sampler's distribution, not on the one DDIM's deterministic map defines);
 the ``ddim`` row reconstructs by DDIM inversion, which only DDIM's
 deterministic map makes possible.
 
-Likelihood: the variational bound of the ``T``-step model, with
+Likelihood: the variational bound of the full ``T``-step ancestral chain
+(whatever ``ddpm_steps`` the sampler uses), with
 ``log p(x_0 | x_1)`` a discretised Gaussian for discrete data (a Gaussian
 density for continuous data), the prior term in closed form, and the
 ``T - 1`` KL terms estimated without bias by stratified sampling: one step
 drawn from each of at most ``vlb_terms`` geometrically spaced strata per
 example, weighted by the stratum's size (all steps when
-``vlb_terms >= T - 1``).
+``vlb_terms >= T - 1``). ``details`` reports the prior, diffusion (KL) and
+decoder terms as means in nats and in bits per dimension of the model
+space (``*_bits_per_dim``, adding up to the bound's bits/dim for discrete
+data).
 """
 
 from __future__ import annotations
