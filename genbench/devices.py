@@ -3,11 +3,13 @@ and resolution, the device's facts for records, and out-of-memory errors.
 
 Accepted strings (``--device`` or ``$GENBENCH_DEVICE``, case-insensitive):
 
-* ``auto`` — the first available of ``cuda`` (GPU 0), ``mps``, ``cpu``;
+* ``auto`` — ``cuda`` where a CUDA GPU is visible, else ``cpu`` (never
+  ``mps``: Apple's GPU has no float64, which the diffusion family's
+  schedules and several metrics use, and genbench has not been run there);
 * ``cpu``;
 * ``cuda`` — every visible CUDA GPU: one worker per GPU in a pool, GPU 0
   otherwise (see :func:`place`); ``cuda:N`` — GPU ``N`` only;
-* ``mps`` — Apple's Metal GPU.
+* ``mps`` — Apple's Metal GPU, only when asked for by name (untested).
 
 A device that is not available fails before any work starts with one line
 naming it and what this machine has (:class:`DeviceError`).
@@ -56,7 +58,7 @@ def available_devices() -> list[str]:
 
 def resolve_device(spec: str | None = None) -> str:
     """The validated device string for ``spec`` (``None``: ``$GENBENCH_DEVICE``,
-    else ``auto``): ``auto`` becomes ``cuda``, ``mps`` or ``cpu``; the other
+    else ``auto``): ``auto`` becomes ``cuda`` or ``cpu``; the other
     forms come back normalised (lower case, no spaces).
 
     Raises:
@@ -70,7 +72,7 @@ def resolve_device(spec: str | None = None) -> str:
         raise DeviceError(f"unknown device {text!r}; {USAGE} (available here: {available})")
     kind, index = match.group(1), match.group(2)
     if kind == "auto":
-        return "cuda" if cuda_count() else "mps" if mps_available() else "cpu"
+        return "cuda" if cuda_count() else "cpu"
     if kind == "mps" and not mps_available():
         raise DeviceError(f"device 'mps' is not available: no Metal GPU (available: {available})")
     if kind == "cuda":

@@ -138,8 +138,9 @@ BUDGET_HELP = (
     default="auto",
     show_default=True,
     envvar="GENBENCH_DEVICE",
-    help="auto (a GPU if there is one, else the CPU) | cpu | cuda (one worker per GPU) | "
-    "cuda:N | mps; recorded in provenance, never in the configuration hash "
+    help="auto (a CUDA GPU if there is one, else the CPU) | cpu | cuda (one worker per "
+    "GPU) | cuda:N | mps (only by name, untested); recorded in provenance, never in the "
+    "configuration hash "
     "[env: GENBENCH_DEVICE]",
 )
 @click.option(
