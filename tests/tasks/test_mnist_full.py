@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from genbench_families.catalogue import SPECS, build
+from genbench_families.training import EarlyStopping
 
 from genbench.plugins import get_plugin_manager
 from genbench.records import load_record
@@ -151,7 +153,13 @@ def test_a_tampered_file_is_named_in_the_error(data_copy: Path) -> None:
         MnistFullTask(data_copy).load()
 
 
-def test_missing_manifest_or_file_is_an_error(data_copy: Path) -> None:
+def test_missing_manifest_line_file_or_manifest_is_an_error(data_copy: Path) -> None:
+    manifest = data_copy / CHECKSUMS
+    lines = manifest.read_text().splitlines()
+    manifest.write_text("\n".join(x for x in lines if "t10k-images" not in x) + "\n")
+    with pytest.raises(ChecksumError, match=r"t10k-images-idx3-ubyte\.gz is not listed"):
+        read_mnist(str(data_copy))
+    manifest.write_text("\n".join(lines) + "\n")
     (data_copy / "train-labels-idx1-ubyte.gz").unlink()
     with pytest.raises(ChecksumError, match=r"train-labels-idx1-ubyte\.gz', listed in .* missing"):
         read_mnist(str(data_copy))
@@ -205,8 +213,8 @@ def test_registered_and_a_smoke_run_scores_held_out_digits(
 ) -> None:
     """The registered task, then a smoke run of the ``data`` baseline on the
     task's code with the shipped test file and the first 1,800 training
-    images (memorisation's training neighbours over all 49,999 would cost
-    about 30 CPU seconds, prepared once per cache)."""
+    images (features and training neighbours of all 49,999 cost about a
+    minute of CPU, prepared once per cache)."""
     registry = Registry(get_plugin_manager())
     assert isinstance(registry.task("image/mnist-full"), MnistFullTask)
     monkeypatch.setitem(
@@ -225,3 +233,20 @@ def test_registered_and_a_smoke_run_scores_held_out_digits(
     # held-out digits against test digits: the metrics' noise floor at 200 samples
     assert record["metrics"]["fid"] < 40 and record["metrics"]["memorisation_fraction"] == 0.0
     assert record["feature_extractor"]["name"] == "mnist-cnn"
+
+
+# -- the full budget that targets this task ------------------------------------------
+
+
+def test_full_rows_build_and_stop_early_except_the_gan() -> None:
+    """Every family row builds at ``full`` for this task's images and the toy
+    tasks; every row but the GAN's (which rejects ``early_stopping``) stops
+    on a held-out share of the training split and restores its best weights."""
+    for spec in SPECS:
+        for modality, shape in (("image", (1, 28, 28)), ("toy", (2,))):
+            row = spec.hyperparameters("full", modality)
+            assert ("early_stopping" in row) == (spec.family != "gan"), (spec.name, modality)
+            if "early_stopping" in row:
+                rule = EarlyStopping(**row["early_stopping"])
+                assert 0 < rule.holdout_fraction <= 0.05 and rule.patience >= 5
+            build(spec, shape, 256 if modality == "image" else None, modality, "full")
