@@ -407,6 +407,7 @@ FLOW_BUDGETS = _budgets(
             "blocks": 2,
             "native_first": True,
             "actnorm": True,
+            "log_scale_bound": 4.0,
             "steps": 60_000,
             "batch_size": 64,
             "lr": 1e-3,
