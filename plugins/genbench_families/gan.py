@@ -20,14 +20,13 @@ improves.
 
 from __future__ import annotations
 
-import copy
 import importlib
 from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from genbench_families.base import GenerativeModel
 from genbench_families.space import DataSpace
@@ -52,7 +51,8 @@ class GAN(GenerativeModel):
         r1: weight ``γ`` of the R1 penalty ``γ/2 · E||∇ critic(x_real)||²``
             added to the critic's loss; 0 turns it off.
         ema: decay of an exponential moving average of the generator's
-            weights, which then draws the samples; ``None`` turns it off.
+            weights, which replace the generator's own at the end of
+            training (so it draws the samples); ``None`` turns it off.
         spectral_norm: spectrally normalise the critic; by default only
             for ``hinge``.
         blocks: residual blocks per resolution in both networks (image
@@ -137,19 +137,14 @@ class GAN(GenerativeModel):
             spectral_norm=(loss == "hinge") if spectral_norm is None else spectral_norm,
             **({"blocks": blocks} if blocks else {}),  # only image networks take blocks
         )
-        # The averaged generator is part of the state (and the checkpoint).
-        self.average = copy.deepcopy(self.generator) if ema is not None else None
-        if self.average is not None:
-            self.average.requires_grad_(False)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (type(self), self._arguments, self.state_dict(), self.training))
 
-    def generate(self, n: int, generator: torch.Generator, net: nn.Module | None = None) -> Tensor:
-        """Output of ``net`` (the generator by default; training mode as
-        set) for ``n`` fresh codes."""
+    def generate(self, n: int, generator: torch.Generator) -> Tensor:
+        """Generator output for ``n`` fresh codes (training mode as set)."""
         code = torch.randn(n, self.latent_dim, generator=generator, device=generator.device)
-        return (self.generator if net is None else net)(code)
+        return self.generator(code)
 
     def critic_loss(self, real: Tensor, fake: Tensor, generator: torch.Generator) -> Tensor:
         """The critic's objective on a real and a generated batch."""
@@ -208,16 +203,15 @@ class GAN(GenerativeModel):
             if ema is not None:
                 ema.update()
             history.append(float(c_loss.detach()))
-        if ema is not None and self.average is not None:
-            self.average.load_state_dict(ema.average.state_dict())
+        if ema is not None:
+            self.generator.load_state_dict(ema.average.state_dict())
         self.eval()
         return history
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
-        """``n`` samples from the averaged generator when there is one."""
         self.eval()
-        return self.generate(n, generator, self.average)
+        return self.generate(n, generator)
 
 
 def _rebuild(
