@@ -64,6 +64,11 @@ class VAE(GenerativeModel):
         schedule: keyword arguments of
             :class:`~genbench_families.training.Schedule` (learning-rate
             warm-up and decay); ``None`` keeps the rate constant.
+        fitted_codes: autoencoder only (the VAE rows ignore it, their
+            codes follow the prior they trained against): samples decode
+            codes drawn from a full-covariance Gaussian fitted to the
+            training examples' codes after training, instead of
+            ``N(0, I)`` codes the autoencoder never saw.
         sample_mode: samples are the decoder's mode (True) or a draw from
             it (False); see the module docstring.
         early_stopping: keyword arguments of
@@ -88,6 +93,7 @@ class VAE(GenerativeModel):
         blocks: int = 0,
         initial_log_scale: float | None = None,
         schedule: Mapping[str, Any] | None = None,
+        fitted_codes: bool = False,
         sample_mode: bool = True,
         early_stopping: Mapping[str, Any] | None = None,
     ) -> None:
@@ -105,6 +111,11 @@ class VAE(GenerativeModel):
         self.latent_dim = latent_dim
         self.beta = beta
         self.autoencoder = autoencoder
+        self.fitted_codes = fitted_codes and autoencoder
+        if self.fitted_codes:
+            # mean and lower Cholesky factor of the training codes' Gaussian
+            self.register_buffer("code_mean", torch.zeros(latent_dim))
+            self.register_buffer("code_scale", torch.eye(latent_dim))
         self.steps, self.batch_size, self.lr = steps, batch_size, lr
         self.importance_samples = importance_samples
         self.capabilities = (
@@ -168,7 +179,7 @@ class VAE(GenerativeModel):
             weight = self.kl_weight(next(steps)) if torch.is_grad_enabled() else 1.0
             return self.loss(batch, generator, weight)
 
-        return train(
+        losses = train(
             objective,
             self.parameters(),
             data,
@@ -179,6 +190,24 @@ class VAE(GenerativeModel):
             schedule=self.schedule,
             early_stopping=self.early_stopping,
         )
+        if self.fitted_codes:
+            self.fit_code_distribution(data)
+        return losses
+
+    @torch.no_grad()
+    def fit_code_distribution(self, data: Tensor) -> None:
+        """Set ``code_mean`` and ``code_scale`` (lower Cholesky factor of the
+        covariance, ridged by 1e-6) from the codes of model-space ``data``
+        (at least two examples)."""
+        if len(data) < 2:
+            raise ValueError(f"fitting a code distribution needs >= 2 examples, got {len(data)}")
+        codes = in_chunks(lambda x: self.encode(x)[0], data, size=1024).double()
+        mean = codes.mean(0)
+        centred = codes - mean
+        covariance = centred.T @ centred / (len(codes) - 1)
+        ridge = 1e-6 * torch.eye(self.latent_dim, dtype=codes.dtype, device=codes.device)
+        self.code_mean.copy_(mean)
+        self.code_scale.copy_(torch.linalg.cholesky(covariance + ridge))
 
     # -- hooks ----------------------------------------------------------------
 
@@ -186,6 +215,8 @@ class VAE(GenerativeModel):
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
         """Decode ``n`` prior codes to the decoder's mode or a draw from it."""
         z = torch.randn(n, self.latent_dim, generator=generator, device=generator.device)
+        if self.fitted_codes:
+            z = self.code_mean + z @ self.code_scale.T
         loc, log_scale = self.decode(z)
         if self.space.discrete:
             if self.sample_mode:

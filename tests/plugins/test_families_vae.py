@@ -14,7 +14,7 @@ from genbench_families.nets import image, toy
 from genbench_families.space import DataSpace
 from genbench_families.training import EarlyStopping
 from genbench_families.vae import VAE
-from test_families_support import TinyBarsTask, fit_model, perturb
+from test_families_support import TinyBarsTask, assert_close, fit_model, perturb
 
 
 def _vae(shape=(1, 2, 2), levels=4, **options) -> VAE:
@@ -138,3 +138,22 @@ def test_early_stopping_checks_do_not_advance_the_kl_warm_up():
     assert len(losses) == 12 and seen == list(range(12))
     with pytest.raises(ValueError, match="holdout_fraction must lie in"):
         _vae(early_stopping={"holdout_fraction": 1.5})
+
+
+def test_autoencoder_samples_decode_codes_from_the_gaussian_fitted_to_its_training_codes():
+    settings = dict(latent_dim=2, width=8, steps=0, batch_size=8, lr=1e-3, importance_samples=4)
+    space = DataSpace((2,), None)
+    model = VAE(space, toy, autoencoder=True, fitted_codes=True, **settings).eval()
+    perturb(model, 0.3)
+    data = torch.randn(200, 2, generator=torch.Generator().manual_seed(0)) * torch.tensor([3, 0.5])
+    model.fit_code_distribution(data)
+    codes = model.encode(data)[0].double()
+    assert_close(model.code_mean, codes.mean(0), atol=1e-5)
+    covariance = (model.code_scale @ model.code_scale.T).double()
+    assert_close(covariance, torch.cov(codes.T), atol=1e-5)
+    z = torch.randn(4, 2, generator=torch.Generator().manual_seed(7))
+    expected = model.decode(model.code_mean + z @ model.code_scale.T)[0]
+    assert torch.equal(model.sample(4, torch.Generator().manual_seed(7)), expected)
+    with pytest.raises(ValueError, match="needs >= 2 examples, got 1"):
+        model.fit_code_distribution(data[:1])
+    assert not _vae(fitted_codes=True).fitted_codes  # a VAE samples its prior
