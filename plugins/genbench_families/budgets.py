@@ -70,6 +70,7 @@ VAE_BUDGETS = _budgets(
             "lr": 5e-3,
             "importance_samples": 16,
             "schedule": {"warmup_steps": 50, "decay": "cosine", "final_fraction": 0.05},
+            "fitted_codes": True,
         },
         "toy": {
             "latent_dim": 2,
