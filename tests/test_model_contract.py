@@ -45,7 +45,7 @@ def _fit(spec, task, checkpoints: Path):
         {"network": spec.trains_as or spec.name, "task": task.name, "plugin": spec.plugin},
     )
     model = REGISTRY.pm.hook.fit(
-        spec=spec, task=task, budget="smoke", seed=3, checkpoint=checkpoint
+        spec=spec, task=task, budget="smoke", seed=3, checkpoint=checkpoint, device="cpu"
     )
     return model, checkpoint
 

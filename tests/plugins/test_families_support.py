@@ -170,7 +170,7 @@ def _fit_mean_with_early_stopping(steps: int, patience: int) -> tuple[list[float
         generator=torch.Generator().manual_seed(0),
         early_stopping=rule,
     )
-    return losses, float(weight)
+    return losses, float(weight.detach())
 
 
 def test_early_stopping_stops_once_the_held_out_loss_stalls_and_restores_the_best_weights():
