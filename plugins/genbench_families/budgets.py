@@ -148,7 +148,7 @@ GAN_BUDGETS = _budgets(
             "width": 64,
             "steps": 3000,
             "batch_size": 128,
-            "lr": 1e-3,
+            "lr": 3e-3,
             "betas": [0.0, 0.9],
             "ema": 0.999,
         },
