@@ -63,7 +63,10 @@ SPECS: tuple[ModelSpec, ...] = (
         capabilities={"sample", "reconstruct"},
         budgets=VAE_BUDGETS,
         options={"autoencoder": True},
-        description="plain autoencoder; samples decode random N(0, I) codes",
+        description=(
+            "plain autoencoder; samples decode codes drawn from a Gaussian fitted to its "
+            "training codes (image default) or N(0, I) codes"
+        ),
     ),
     ModelSpec(
         name="gan",
