@@ -165,19 +165,31 @@ def _memorisation(summary: pd.DataFrame) -> list[str]:
     return [f"Flagged as copying training examples (memorisation fraction): {names}."]
 
 
+MODE_COUNTS: tuple[tuple[str, str], ...] = (
+    ("modes_reached", "reached (nearest mode, at any distance)"),
+    ("modes_covered", "covered (within the high-quality radius)"),
+)
+"""The mode counts of mixture tasks and how the observations name them."""
+
+
 def _modes(summary: pd.DataFrame) -> list[str]:
-    column = "modes_covered"
-    if column not in summary or summary[column].isna().all():
-        return []
-    total = summary[column].max()
-    short = summary[summary[column] < total - 0.5]
-    if short.empty:
-        return [f"Every model covers all {format_number(total)} modes on average."]
-    names = ", ".join(
-        f"`{escape(r.model)}` ({format_number(getattr(r, column))})"
-        for r in short.itertuples(index=False)
-    )
-    return [f"Fewer modes than the best ({format_number(total)}) on average: {names}."]
+    """One sentence per mode count: every row at the best count, or the rows
+    short of it by more than half a mode."""
+    notes = []
+    for column, meaning in MODE_COUNTS:
+        if column not in summary or summary[column].isna().all():
+            continue
+        total = summary[column].max()
+        short = summary[summary[column] < total - 0.5]
+        if short.empty:
+            notes.append(f"Every model has all {format_number(total)} modes {meaning}.")
+            continue
+        names = ", ".join(
+            f"`{escape(r.model)}` ({format_number(getattr(r, column))})"
+            for r in short.itertuples(index=False)
+        )
+        notes.append(f"Fewer modes {meaning} than the best ({format_number(total)}): {names}.")
+    return notes
 
 
 DIVERSITY_COLUMNS: tuple[str, ...] = ("distinct_2", "self_bleu", "repetition_rate")

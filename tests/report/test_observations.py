@@ -107,3 +107,21 @@ def test_text_rows_get_the_decoding_trade_off():
         "Best MAUVE: `lm-nucleus0.9` at 0.13 ± 0.015 (spread over k-means seeds); "
         "within that spread of it: `lm`."
     )
+
+
+def test_mixture_tasks_get_one_sentence_per_mode_count():
+    summary = pd.DataFrame(
+        {
+            "model": ["data", "gan", "vae", "gaussian"],
+            "family": ["baseline", "gan", "vae", "baseline"],
+            "coverage": [0.98, 0.5, 0.3, 0.0],
+            "modes_reached": [8.0, 8.0, 8.0, 8.0],
+            "modes_covered": [8.0, 7.667, 5.0, 0.0],
+        }
+    )
+    notes = observations(summary, noise_floor=FLOOR, primary="coverage")
+    assert "Every model has all 8 modes reached (nearest mode, at any distance)." in notes
+    assert (
+        "Fewer modes covered (within the high-quality radius) than the best (8): "
+        "`vae` (5), `gaussian` (0)."
+    ) in notes
