@@ -184,7 +184,9 @@ class ModelSpec:
             compute; :data:`LADDER_KEYS`, the step count, unless declared);
             every other hyper-parameter stays as at ``default``. Each must
             be an integer in the row; a key absent from the row is left
-            alone. Not hashed itself: the scaled values are.
+            alone. An empty tuple declares a model that does not train
+            (nothing a rung could scale: ``--budget-sweep`` runs it at
+            ``default`` only). Not hashed itself: the scaled values are.
     """
 
     name: str

@@ -117,11 +117,12 @@ def plan_sweep(
     and seeds, cheapest rung first.
 
     Above ``K = 1`` a cell is planned only when the rung can change the
-    model: a noise-floor row (held-out data, no training) and a model whose
+    model: a noise-floor row (held-out data, no training), a spec declaring
+    no ladder keys (a model that does not train) and a model whose
     resolved hyper-parameters carry no ladder key (nothing scales, e.g. a
-    closed-form baseline) are run at ``default`` only. A spec that declares
-    no budgets at all is planned at every rung: its plugin receives the
-    budget string and scales by itself.
+    closed-form baseline) are run at ``default`` only. Any other spec that
+    declares no budgets at all is planned at every rung: its plugin
+    receives the budget string and scales by itself.
 
     Raises:
         RegistryError: no multiples, a multiple that is not a positive
@@ -155,7 +156,7 @@ def _on_ladder(registry: Registry, model: str, task: str) -> bool:
     """True when a rung above ``default`` can train ``model`` differently on
     ``task`` (see :func:`plan_sweep`)."""
     spec: ModelSpec = registry.model(model)
-    if spec.noise_floor:
+    if spec.noise_floor or not spec.ladder_keys:
         return False
     if not spec.budgets:
         return True

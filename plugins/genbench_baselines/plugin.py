@@ -34,6 +34,7 @@ _SPECS = (
         modalities=("image", "toy", "audio"),
         capabilities={"sample"},
         description="returns training examples (memorisation must flag it)",
+        ladder_keys=(),
     ),
     ModelSpec(
         name="gaussian",
@@ -49,6 +50,7 @@ _SPECS = (
         modalities=("image", "toy", "audio"),
         capabilities={"sample", "log_likelihood"},
         description="uniform over the data's levels (log2(levels) bits/dim)",
+        ladder_keys=(),
     ),
 )
 _NAMES = {spec.name for spec in _SPECS}

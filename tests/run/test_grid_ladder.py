@@ -131,20 +131,22 @@ def test_sweep_plans_each_rung_and_skips_rows_a_rung_cannot_change(registry: Reg
     cells = plan_sweep(
         registry,
         [4, 1, 2, 2],
-        models=["ladder-steps", "ladder-own", "gaussian", "data"],
+        models=["ladder-steps", "ladder-own", "gaussian", "data", "memorizer", "uniform"],
         tasks=["toy/ring8"],
         seeds=2,
         first_seed=3,
     )
     planned = {(c.model, c.budget, c.seed) for c in cells}
-    assert len(cells) == len(planned) == 16
+    assert len(cells) == len(planned) == 20
     for seed in (3, 4):
         for budget in ("default", "default-x2", "default-x4"):
             assert ("ladder-steps", budget, seed) in planned
             assert ("ladder-own", budget, seed) in planned  # reads the string itself
         # nothing to scale (closed form; held-out data): default only
         assert ("gaussian", "default", seed) in planned and ("data", "default", seed) in planned
-    assert [c.budget for c in cells][:8] == ["default"] * 8  # cheapest rung first
+        # no training at all (ladder_keys=()): default only
+        assert ("memorizer", "default", seed) in planned and ("uniform", "default", seed) in planned
+    assert [c.budget for c in cells][:12] == ["default"] * 12  # cheapest rung first
     with pytest.raises(RegistryError, match="needs at least one multiple"):
         plan_sweep(registry, [], tasks=["toy/ring8"])
     with pytest.raises(RegistryError, match="a ladder multiple must be a positive integer"):
