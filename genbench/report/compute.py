@@ -79,7 +79,10 @@ def compute_summary(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
     ``runs`` holds one task's rows of
     :func:`~genbench.records.frame.records_to_frame`, optionally with a
     ``train_examples`` column (see :func:`train_examples_frame`); rows off
-    the ladder (``smoke``, ``full``) and noise-floor rows are ignored.
+    the ladder (``smoke``, ``full``) and noise-floor rows are ignored, and
+    so are rows that do not train: present at one rung only and reporting
+    no training examples (closed-form and copying baselines, whose quality
+    is not bought with compute).
 
     Returns:
         Columns ``model, family, budget, multiple, seeds, train_examples,
@@ -109,6 +112,8 @@ def compute_summary(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
         else:
             summary = summary.assign(**{column: np.nan})
     summary = summary.assign(**{f"{metric}_ci": summary.get(f"{metric}_ci", np.nan)})
+    rungs = summary.groupby("model")["multiple"].transform("nunique")
+    summary = summary[summary[TRAIN_EXAMPLES].notna() | (rungs > 1)]
     return summary[columns].sort_values(["model", "multiple"], ignore_index=True)
 
 

@@ -210,8 +210,12 @@ def _compute_section(
         title=task,
         floor=None if floor is None or pd.isna(floor) else float(floor),
     )
-    seeds = int(points["seeds"].max())
-    multiples = ",".join(str(k) for k in sorted(points["multiple"].unique()))
+    seeds_per_rung = points.groupby("multiple")["seeds"].max().astype(int)
+    commands = " and ".join(
+        f"`genbench run -t {task} --budget-sweep "
+        f"{','.join(str(k) for k in rungs.index)} --seeds {seeds}`"
+        for seeds, rungs in seeds_per_rung.groupby(seeds_per_rung, sort=False)
+    )
     return [
         "## Quality per compute",
         "",
@@ -227,7 +231,7 @@ def _compute_section(
         "",
         *[f"- {line}" for line in compute_observations(points, metric)],
         "",
-        f"Reproduce: `genbench run -t {task} --budget-sweep {multiples} --seeds {seeds}`.",
+        f"Reproduce: {commands}.",
         "",
     ]
 

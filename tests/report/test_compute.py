@@ -73,11 +73,10 @@ def test_summary_per_row_and_rung(points: pd.DataFrame):
         ("fast", "default"),
         ("fast", "default-x2"),
         ("fast", "default-x4"),
-        ("gaussian", "default"),
         ("slow", "default"),
         ("slow", "default-x2"),
         ("slow", "default-x4"),
-    ]  # fmt: skip  (the held-out data row is not a trained row)
+    ]  # fmt: skip  (neither the held-out data nor the closed-form gaussian trains)
     fast = points[points["model"] == "fast"].set_index("budget")
     assert fast["fid"].tolist() == [30.0, 15.0, 12.0]
     assert fast["train_examples"].tolist() == [100.0, 200.0, 400.0]
@@ -85,7 +84,6 @@ def test_summary_per_row_and_rung(points: pd.DataFrame):
     assert fast["multiple"].tolist() == [1, 2, 4]
     # fid 20, 40: se = 10, half-width t(0.975, 1 df) × 10
     assert fast.loc["default", "fid_ci"] == pytest.approx(127.062, abs=1e-3)
-    assert points.loc[points["model"] == "gaussian", "train_examples"].isna().all()
     assert not has_ladder(points[points["budget"] == "default"])
 
 
@@ -96,16 +94,15 @@ def test_table_and_observations(points: pd.DataFrame):
     )
     assert "| `fast` | vae | default | 2 | 100 | 1 | 30 ± 127.1 |" in text
     assert "| `slow` | diffusion | default-x4 | 2 | 200 | 12 | 5 |" in text
-    assert "| `gaussian` | baseline | default | 1 | – | 0.1 | 80 |" in text
+    assert "`gaussian`" not in text
     notes = compute_observations(points, "fid")
     assert notes[0] == (
-        "Best `fid` at each budget of the ladder: default: `fast` (30 ± 127.1, 3 rows); "
+        "Best `fid` at each budget of the ladder: default: `fast` (30 ± 127.1, 2 rows); "
         "default-x2: `slow` (10, 2 rows); default-x4: `slow` (5, 2 rows)."
     )
-    # by seconds: gaussian 80 at 0.1 s, fast 30 at 1 s, fast improves, slow 10 at 6 s
+    # by seconds: fast 30 at 1 s, fast improves, slow 10 at 6 s
     assert notes[1].endswith(
-        "from 0.1 s `gaussian` (default, 80); from 1 s `fast` (default, 30 ± 127.1); "
-        "from 6 s `slow` (default-x2, 10)."
+        "from 1 s `fast` (default, 30 ± 127.1); from 6 s `slow` (default-x2, 10)."
     )
     assert notes[2] == (
         "`fid` from each row's cheapest to its dearest budget: `fast` 30 ± 127.1 at default → "
