@@ -189,3 +189,24 @@ def test_early_stopping_rejects_a_holdout_that_leaves_nothing_to_train_on():
         EarlyStopping(holdout_fraction=0.9).split(torch.zeros(2, 1), torch.Generator())
     with pytest.raises(ValueError, match="holdout_fraction must lie in"):
         EarlyStopping(holdout_fraction=1.0)
+
+
+def test_image_decoder_blocks_need_a_block_factory_and_residual_blocks_start_as_identity():
+    from genbench_families.nets.image import Decoder
+    from genbench_families.nets.residual import ResidualDecoder
+
+    with pytest.raises(ValueError, match="blocks=2 needs a block factory"):
+        Decoder(8, (1, 28, 28), 2, 4, blocks=2)
+    with pytest.raises(ValueError, match="a residual network needs blocks >= 1, got 0"):
+        ResidualDecoder(8, (1, 28, 28), 2, 4, blocks=0)
+    # zero-initialised last convolutions: the residual decoder computes
+    # what the plain decoder with the same surrounding weights computes
+    torch.manual_seed(0)
+    residual = ResidualDecoder(8, (1, 28, 28), 2, 4, blocks=1).eval()
+    plain = Decoder(8, (1, 28, 28), 2, 4).eval()
+    plain.project.load_state_dict(residual.project.state_dict())
+    without_blocks = [m for m in residual.body if type(m).__name__ != "ResidualBlock"]
+    for target, source in zip(plain.body, without_blocks, strict=True):
+        target.load_state_dict(source.state_dict())
+    z = torch.randn(3, 8, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(residual(z), plain(z), rtol=0, atol=0)

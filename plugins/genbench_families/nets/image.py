@@ -10,6 +10,8 @@ see :class:`Plan`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
 
@@ -88,7 +90,10 @@ class Encoder(nn.Module):
 
 class Decoder(nn.Module):
     """A linear map from a code, a transposed convolution up to the folded
-    size (when there is a lower stage), a 3x3 convolution and unfolding.
+    size (when there is a lower stage), a 3x3 convolution and unfolding;
+    with ``blocks`` > 0, that many modules from ``block(channels)`` at each
+    resolution (before the transposed convolution and before the output
+    convolution: :class:`~genbench_families.nets.residual.ResidualDecoder`).
 
     Output: ``B x params x C x H x W`` (``params`` values per pixel, e.g. the
     location and log-scale of a discretised logistic), passed through
@@ -103,23 +108,33 @@ class Decoder(nn.Module):
         width: int,
         batch_norm: bool = False,
         bounded: bool = False,
+        blocks: int = 0,
+        block: Callable[[int], nn.Module] | None = None,
     ) -> None:
         super().__init__()
+        if blocks and block is None:
+            raise ValueError(f"blocks={blocks} needs a block factory")
         plan = Plan(shape)
         self.shape = tuple(shape)
         self.params = params
         self.bounded = bounded
+
+        def stage(channels: int) -> list[nn.Module]:
+            return [block(channels) for _ in range(blocks)] if block is not None else []
+
+        layers: list[nn.Module] = []
         if plan.low is not None:
             self.start = (2 * width, *plan.low)
-            layers: list[nn.Module] = [
+            layers += stage(2 * width)
+            layers += [
                 _norm(2 * width, batch_norm),
                 nn.SiLU(),
                 nn.ConvTranspose2d(2 * width, width, 4, 2, 1),
             ]
         else:
             self.start = (width, *plan.size)
-            layers = []
         self.project = nn.Linear(latent_dim, self.start[0] * self.start[1] * self.start[2])
+        layers += stage(width)
         layers += [
             _norm(width, batch_norm),
             nn.SiLU(),

@@ -10,10 +10,9 @@ Used by the image VAE and GAN when their budget sets ``blocks`` (see
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
-from genbench_families.nets.image import Plan
+from genbench_families.nets.image import Decoder, Plan
 from genbench_families.nets.layers import spectral
 
 
@@ -102,11 +101,11 @@ class ResidualEncoder(nn.Module):
         return self.body(x)
 
 
-class ResidualDecoder(nn.Module):
-    """A linear map from a code to the lowest resolution, ``blocks``
-    residual blocks there, a transposed convolution up to the folded size
-    (when there is a lower stage), ``blocks`` more, a 3x3 output
-    convolution and unfolding.
+class ResidualDecoder(Decoder):
+    """The image :class:`~genbench_families.nets.image.Decoder` with
+    ``blocks`` residual blocks at the lowest resolution (before the
+    transposed convolution, when there is a lower stage) and ``blocks`` more
+    before the 3x3 output convolution.
 
     Output: ``B x params x C x H x W``, through ``torch.tanh`` when
     ``bounded``; batch norm inside the blocks when ``batch_norm`` (the GAN
@@ -123,41 +122,17 @@ class ResidualDecoder(nn.Module):
         batch_norm: bool = False,
         bounded: bool = False,
     ) -> None:
-        super().__init__()
         if blocks < 1:
             raise ValueError(f"a residual network needs blocks >= 1, got {blocks}")
-        plan = Plan(shape)
-        self.shape = tuple(shape)
-        self.params = params
-        self.bounded = bounded
-        layers: list[nn.Module] = []
-        if plan.low is not None:
-            self.start = (2 * width, *plan.low)
-            layers += [
-                ResidualBlock(2 * width, False, batch_norm=batch_norm, zero_last=True)
-                for _ in range(blocks)
-            ]
-            layers += [
-                _norm(2 * width, batch_norm),
-                nn.SiLU(),
-                nn.ConvTranspose2d(2 * width, width, 4, 2, 1),
-            ]
-        else:
-            self.start = (width, *plan.size)
-        self.project = nn.Linear(latent_dim, self.start[0] * self.start[1] * self.start[2])
-        layers += [
-            ResidualBlock(width, False, batch_norm=batch_norm, zero_last=True)
-            for _ in range(blocks)
-        ]
-        layers += [
-            _norm(width, batch_norm),
-            nn.SiLU(),
-            nn.Conv2d(width, params * plan.channels, 3, 1, 1),
-            plan.unfolder(),
-        ]
-        self.body = nn.Sequential(*layers)
-
-    def forward(self, z: Tensor) -> Tensor:
-        h = self.project(z).view(len(z), *self.start)
-        out = self.body(h).view(len(z), self.params, *self.shape)
-        return torch.tanh(out) if self.bounded else out
+        super().__init__(
+            latent_dim,
+            shape,
+            params,
+            width,
+            batch_norm=batch_norm,
+            bounded=bounded,
+            blocks=blocks,
+            block=lambda channels: ResidualBlock(
+                channels, False, batch_norm=batch_norm, zero_last=True
+            ),
+        )
