@@ -147,3 +147,20 @@ def test_a_task_without_a_ladder_has_no_section(tmp_path: Path):
     page = build_leaderboards(root, tmp_path / "lb")[0].markdown.read_text()
     assert "Quality per compute" not in page
     assert not (tmp_path / "lb" / "toy-ring8-compute.csv").exists()
+
+
+def test_the_reproduce_line_gives_each_rungs_seeds(tmp_path: Path):
+    # the upper rungs hold seed 0 only, as in the committed sweep
+    root = tmp_path / "results"
+    for record in _records():
+        config = record.config
+        if config.budget != "default" and config.seed != 0:
+            continue
+        write_record(
+            record_path(root, config.task, config.model.name, config.budget, config.seed), record
+        )
+    page = build_leaderboards(root, tmp_path / "lb")[0].markdown.read_text()
+    assert (
+        "Reproduce: `genbench run -t toy/ring8 --budget-sweep 1 --seeds 2` and "
+        "`genbench run -t toy/ring8 --budget-sweep 2,4 --seeds 1`."
+    ) in page
