@@ -13,15 +13,15 @@ import pytest
 import torch
 from genbench_families import plugin
 from genbench_families.autoregressive import Autoregressive
-from genbench_families.catalogue import SPECS, build
-from genbench_families.flow import (
-    RealNVP,
+from genbench_families.bijections import (
     build_scales,
     checkerboard,
     squeeze_time,
     time_factor,
     unsqueeze_time,
 )
+from genbench_families.catalogue import SPECS, build
+from genbench_families.flow import RealNVP
 from genbench_families.nets import audio, image, wavenet
 from genbench_families.space import DataSpace, MuLawSpace, data_space
 from test_families_support import assert_close, fit_model, perturb

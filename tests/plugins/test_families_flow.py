@@ -7,16 +7,16 @@ import math
 
 import pytest
 import torch
-from genbench_families.flow import (
+from genbench_families.bijections import (
     ActNorm,
     AffineCoupling,
-    RealNVP,
     build_scales,
     channel_mask,
     checkerboard,
     squeeze,
     unsqueeze,
 )
+from genbench_families.flow import RealNVP
 from genbench_families.nets import image, toy
 from genbench_families.nets.coupling import ResidualConditioner
 from genbench_families.space import DataSpace
