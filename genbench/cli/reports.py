@@ -16,7 +16,7 @@ from genbench.cli.common import (
     leaderboards_for,
     stored_results_option,
 )
-from genbench.cli.running import BUDGET_HELP, budget_callback
+from genbench.cli.running import BUDGET_HELP, LEADERBOARDS_DEFAULT_HELP, budget_callback
 from genbench.defaults import (
     REGRESSION_ABSOLUTE,
     REGRESSION_K_STD,
@@ -30,8 +30,7 @@ from genbench.defaults import (
     "--out",
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Output directory [default: leaderboards/ for --results results, else "
-    "DIR-leaderboards beside the results directory DIR].",
+    help=f"Output directory {LEADERBOARDS_DEFAULT_HELP}.",
 )
 @click.option(
     "--budget",

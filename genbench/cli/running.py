@@ -68,6 +68,12 @@ BUDGET_HELP = (
     "full is sized for one GPU, its cost not yet measured"
 )
 
+LEADERBOARDS_DEFAULT_HELP = (
+    "[default: leaderboards/ for --results results, else DIR-leaderboards beside the "
+    "results directory DIR]"
+)
+"""Where leaderboards go when not named (``genbench run`` and ``genbench leaderboard``)."""
+
 
 @click.command()
 @click.option("-m", "--model", "model_names", multiple=True, help="Model to run (repeatable).")
@@ -115,8 +121,7 @@ BUDGET_HELP = (
     "--leaderboards",
     "leaderboard_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Where leaderboards go [default: leaderboards/ for --results results, else "
-    "DIR-leaderboards beside the results directory DIR].",
+    help=f"Where leaderboards go {LEADERBOARDS_DEFAULT_HELP}.",
 )
 @click.option("--no-leaderboard", is_flag=True, help="Do not regenerate leaderboards.")
 @click.option(
