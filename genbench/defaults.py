@@ -37,6 +37,10 @@ MODEL_INFO_TIMEOUT_S = 60.0
 PREVIEW_SAMPLES = 64
 """Generated samples kept per run for the leaderboard's preview."""
 
+STRIP_SAMPLES = 8
+"""Generated samples in each of a run's two strips: its most and its least
+realistic samples by realism score."""
+
 PREPARED_REFERENCES_PER_PROCESS = 8
 """Prepared references (real-side statistics) a process keeps in memory,
 oldest dropped first."""

@@ -18,7 +18,10 @@ features against it:
   draws, which depend on ``M``; they are computed on first use and kept in
   the reference, so every model with the same sample count reuses them;
 * memorisation against the training neighbours, when the reference has them;
-* the classifier Inception Score, when class probabilities are given.
+* the classifier Inception Score, when class probabilities are given;
+* the newer metrics (Vendi, α-precision, β-recall, authenticity, C_T, RBF
+  MMD, realism and rarity; :mod:`genbench.metrics.newer`), reading the
+  memorisation pass's nearest training samples and the reference's radii.
 
 Everything here is a pure function of its inputs (the reference's kernel-sum
 memo only saves time); nothing reads or writes files. For an on-disk cache,
@@ -56,9 +59,15 @@ from genbench.metrics.memorisation import (
     DEFAULT_THRESHOLD,
     TrainingNeighbours,
     memorisation_from_ratios,
-    memorisation_ratios,
+    nearest_training,
 )
-from genbench.metrics.neighbours import NeighbourCounts, RealNeighbourhood
+from genbench.metrics.neighbours import (
+    DENSITY_COVERAGE_K,
+    PRECISION_RECALL_K,
+    NeighbourCounts,
+    RealNeighbourhood,
+)
+from genbench.metrics.newer import NewerReference, score_newer
 from genbench.metrics.pairwise import as_float32, generated_gram_blocks, screening_features
 from genbench.metrics.uncertainty import (
     BOOTSTRAP_RESAMPLES,
@@ -69,9 +78,14 @@ from genbench.metrics.uncertainty import (
     resample_counts,
 )
 
-REFERENCE_FORMAT_VERSION = 2
+REFERENCE_FORMAT_VERSION = 3
 """Bumped whenever :meth:`Reference.to_arrays` changes meaning (2: the
-Fréchet R factor replaces the covariance; exact squared k-NN radii)."""
+Fréchet R factor replaces the covariance; exact squared k-NN radii; 3: the
+k = 1 radii and the newer metrics' real side)."""
+
+REAL_RADII_KS = (1, PRECISION_RECALL_K, DENSITY_COVERAGE_K)
+"""The real k-NN radii a reference holds: k = 1 for β-recall, 3 for
+precision/recall, realism and rarity, 5 for density/coverage."""
 
 _RADIUS_PREFIX = "real_squared_radius_k"
 
@@ -84,12 +98,16 @@ class Reference:
         frechet: Fréchet statistics (mean, R-factor root) of the real features.
         neighbourhood: real features (float32) and their exact squared k-NN
             radii.
+        newer: the real side of the newer metrics
+            (:class:`~genbench.metrics.newer.NewerReference`).
         training: de-duplicated training features and their nearest-neighbour
-            distances, for memorisation; ``None`` to skip memorisation.
+            distances, for memorisation, authenticity and C_T; ``None`` to
+            skip them.
     """
 
     frechet: FrechetStatistics
     neighbourhood: RealNeighbourhood
+    newer: NewerReference
     training: TrainingNeighbours | None = None
     _real_kernel_sums: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False)
 
@@ -133,6 +151,7 @@ class Reference:
         if self.training is not None:
             arrays["train_features"] = self.training.features
             arrays["train_nearest_distances"] = self.training.nearest_distances
+        arrays.update(self.newer.to_arrays())
         return arrays
 
     @classmethod
@@ -168,6 +187,7 @@ class Reference:
                 arrays["frechet_mu"], arrays["frechet_root"], int(arrays["frechet_n"])
             ),
             neighbourhood=RealNeighbourhood(arrays["real_features"], radii),
+            newer=NewerReference.from_arrays(arrays),
             training=training,
         )
 
@@ -176,8 +196,9 @@ def prepare_reference(
     real: np.ndarray, train: np.ndarray | None = None, *, block_size: int | None = None
 ) -> Reference:
     """Prepare the real side once: Fréchet statistics (with the R factor),
-    exact k-NN radii for k=3 and k=5, and, when ``train`` is given, the
-    training neighbours for memorisation.
+    exact k-NN radii for k = 1, 3 and 5, the newer metrics' real side and,
+    when ``train`` is given, the training neighbours for memorisation,
+    authenticity and C_T.
 
     Raises:
         ValueError: for NaN/inf, non-2-D arrays, mismatched dimensions, or
@@ -191,9 +212,11 @@ def prepare_reference(
         train = feature_matrix(train, "training features")
         same_dimension(train, real, ("training features", "real features"))
         training = TrainingNeighbours.from_features(train, block_size=block_size)
+    neighbourhood = RealNeighbourhood.from_features(real, ks=REAL_RADII_KS, block_size=block_size)
     return Reference(
         frechet=frechet,
-        neighbourhood=RealNeighbourhood.from_features(real, block_size=block_size),
+        neighbourhood=neighbourhood,
+        newer=NewerReference.prepare(neighbourhood.features, neighbourhood.radii, training),
         training=training,
     )
 
@@ -207,10 +230,16 @@ class SampleScores:
         intervals: metric name → :class:`~genbench.metrics.uncertainty.Interval`
             from a bootstrap over the generated samples with the reference
             fixed (empty when no resamples were asked for).
+        per_sample: ``realism`` and ``rarity`` of each generated sample
+            (``(M,)`` arrays; empty without the newer metrics).
+        settings: metric name → the kernel, bandwidth and test settings it
+            used (JSON-ready; empty without the newer metrics).
     """
 
     values: dict[str, float]
     intervals: dict[str, Interval]
+    per_sample: dict[str, np.ndarray] = field(default_factory=dict)
+    settings: dict[str, dict[str, float | int | str]] = field(default_factory=dict)
 
 
 def sample_metrics(reference: Reference, generated: np.ndarray, **options) -> dict[str, float]:
@@ -226,6 +255,7 @@ def score_samples(
     generated_probs: np.ndarray | None = None,
     resamples: int = BOOTSTRAP_RESAMPLES,
     frechet_infinity: bool = True,
+    newer: bool = True,
     kid_subsets: int = 100,
     kid_subset_size: int | None = None,
     kid_seed: int = 2020,
@@ -251,6 +281,11 @@ def score_samples(
         frechet_infinity: compute FD∞ (ten more Fréchet distances: about
             50 s per model at M = 10,000, d = 2048 on one thread; under a
             second at genbench's own feature sizes).
+        newer: compute the newer metrics (:mod:`genbench.metrics.newer`):
+            ``vendi``, ``alpha_precision``, ``beta_recall``, ``mmd_rbf``,
+            and with training features ``authenticity`` and, from
+            ``cells * (tau + 1)`` = 210 samples a side, ``copying_ct`` and
+            ``copying_p``; per-sample realism and rarity.
         kid_subsets, kid_subset_size, kid_seed: KID subset draws (see
             :func:`genbench.metrics.kid.kernel_inception_distance`; the
             default size is ``min(1000, min(M, N) // 2)``).
@@ -317,16 +352,31 @@ def score_samples(
     values.update(kid_mean=kid.mean, kid_std=kid.std, kid_subset_size=float(kid.subset_size))
     values.update(passes.neighbours.result())
 
-    ratios = None
+    ratios, nearest = None, None
     if reference.training is not None:
-        ratios = memorisation_ratios(reference.training, features, block_size=block_size)
+        nearest = nearest_training(reference.training, features, block_size=block_size)
+        ratios = nearest[1] / reference.training.nearest_distances[nearest[0]]
         values.update(memorisation_from_ratios(ratios, memorisation_threshold))
     if generated_probs is not None:
         mean, std = classifier_inception_score(generated_probs)
         values.update(inception_score_mean=mean, inception_score_std=std)
+    indices = bootstrap_indices(m, resamples) if resamples else None
+    counts = resample_counts(indices, m) if resamples else None
+    extra = None
+    if newer:
+        extra = score_newer(
+            reference.newer,
+            reference.real_features,
+            reference.neighbourhood.radius(PRECISION_RECALL_K),
+            features,
+            reference.training,
+            nearest,
+            indices=indices,
+            counts=counts,
+        )
+        values.update(extra.values)
+        intervals.update(extra.intervals)
     if resamples:
-        indices = bootstrap_indices(m, resamples)
-        counts = resample_counts(indices, m)
         intervals.update(
             _bootstrap_intervals(
                 values, counts, indices, passes, reference, generated_stats, features
@@ -343,7 +393,9 @@ def score_samples(
                 np.asarray(replicates),
                 _method(m, resamples, "recomputed"),
             )
-    return SampleScores(values, intervals)
+    if extra is None:
+        return SampleScores(values, intervals)
+    return SampleScores(values, intervals, extra.per_sample, extra.settings)
 
 
 @dataclass(frozen=True)

@@ -170,10 +170,11 @@ _BUILTIN_METRICS: tuple[tuple[str, str, bool | None, tuple[str, ...], str, str],
      "Median over generated points of distance to the nearest training point "
      "divided by that point's own nearest-neighbour distance."),
     # newer sample metrics: genbench.metrics.vendi, alpha_beta, authenticity,
-    # data_copying, mmd (pure functions; not yet computed by the engine)
+    # data_copying, mmd (computed by the engine through genbench.metrics.newer)
     ("vendi", "effective samples", True, _ALL, "sample",
      "Vendi score (Friedman & Dieng 2023): exp of the Shannon entropy of the eigenvalues "
-     "of K/n, K the cosine similarity of the generated features; 1 (all alike) to n."),
+     "of K/n, K the cosine similarity of the generated features (an RBF kernel on 2-D toy "
+     "coordinates, sigma recorded); 1 (all alike) to n."),
     ("alpha_precision", "1", True, _ALL, "sample",
      "Integrated alpha-precision (Alaa et al. 2022): 1 - 2 * area between the diagonal "
      "and the fraction of generated samples inside the real alpha-quantile ball about "
@@ -193,8 +194,8 @@ _BUILTIN_METRICS: tuple[tuple[str, str, bool | None, tuple[str, ...], str, str],
      "One-sided p-value of the C_T test for copying (standardised C_T under N(0,1) per "
      "cell); genbench says copying when below 0.01."),
     ("mmd_rbf", "1", False, _ALL, "sample",
-     "1000 x unbiased MMD^2 with a Gaussian RBF kernel of bandwidth sigma (CMMD "
-     "construction, sigma=10 by default; sigma recorded with each result)."),
+     "1000 x unbiased MMD^2 with a Gaussian RBF kernel (CMMD construction); in runs "
+     "sigma is the median pairwise real distance, recorded with each result."),
     # likelihood: genbench.metrics.likelihood
     ("nll_nats", "nats/example", False, _ALL, "likelihood",
      "Mean negative log-likelihood per test example in the task's data space "

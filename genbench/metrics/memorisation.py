@@ -113,12 +113,26 @@ def memorisation_ratios(
     Raises:
         ValueError: for NaN/inf or mismatched dimensions.
     """
-    points = feature_matrix(generated, "generated features").astype(np.float64)
+    nearest, distance = nearest_training(training, generated, block_size=block_size)
+    return distance / training.nearest_distances[nearest]
+
+
+def nearest_training(
+    training: TrainingNeighbours, points: np.ndarray, *, block_size: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each row of ``points`` (``M x d``): the index of its exact nearest
+    distinct training row (lowest index among ties) and the exact float64
+    distance to it.
+
+    Raises:
+        ValueError: for NaN/inf or mismatched dimensions.
+    """
+    points = feature_matrix(points, "generated features").astype(np.float64)
     same_dimension(points, training.features, ("generated features", "training features"))
     nearest, squared = _nearest_rows(
         points, training.features, exclude_self=False, block_size=block_size
     )
-    return np.sqrt(squared) / training.nearest_distances[nearest]
+    return nearest, np.sqrt(squared)
 
 
 def memorisation_from_ratios(

@@ -73,8 +73,7 @@ def vendi_from_eigenvalues(eigenvalues: np.ndarray, q: float = 1.0) -> float:
     values = np.asarray(eigenvalues, dtype=np.float64).ravel()
     if values.size == 0 or not np.all(np.isfinite(values)):
         raise ValueError("Vendi score: eigenvalues must be a non-empty finite array")
-    floor = ROUND_OFF * values.size * max(float(values.max()), 0.0)
-    positive = values[values > floor]
+    positive = values[_above_round_off(values)]
     if positive.size == 0:
         raise ValueError("Vendi score: the similarity matrix has no positive eigenvalue")
     if q == 1.0:
@@ -95,31 +94,51 @@ def similarity_eigenvalues(
             unknown kernel, or an RBF bandwidth that is missing, 0, negative
             or NaN.
     """
-    x = as_float64(feature_matrix(features, "features", min_rows=0))
-    enough_samples("Vendi score", "n", x.shape[0], 1)
+    x, sigma = _checked(features, kernel, sigma, minimum=1)
     n = x.shape[0]
+    if kernel == "cosine" and n > x.shape[1]:
+        unit = _unit_rows(x)
+        return np.linalg.eigvalsh(unit.T @ unit / n)
+    return np.linalg.eigvalsh(_similarity(x, kernel, sigma) / n)
+
+
+def _checked(
+    features: np.ndarray, kernel: str, sigma: float | None, *, minimum: int
+) -> tuple[np.ndarray, float | None]:
+    """Float64 rows of ``features`` and the checked bandwidth (see
+    :func:`similarity_eigenvalues` for what is refused)."""
+    x = as_float64(feature_matrix(features, "features", min_rows=0))
+    enough_samples("Vendi score", "n", x.shape[0], minimum)
     if kernel == "cosine":
         if sigma is not None:
             raise ValueError("Vendi score: sigma applies to the 'rbf' kernel only")
-        norms = np.sqrt(squared_norms(x))
-        zero = np.flatnonzero(norms == 0)
+        zero = np.flatnonzero(squared_norms(x) == 0)
         if zero.size:
             raise ValueError(
                 f"Vendi score with the cosine kernel: feature row {int(zero[0])} is zero "
                 "and has no direction"
             )
-        unit = x / norms[:, None]
-        small = unit @ unit.T if n <= x.shape[1] else unit.T @ unit
-        return np.linalg.eigvalsh(small / n)
+        return x, None
     if kernel == "rbf":
         if sigma is None:
             raise ValueError("Vendi score with the 'rbf' kernel needs a bandwidth sigma")
-        sigma = check_bandwidth(sigma, "Vendi score")
-        norms = squared_norms(x)
-        gram = np.exp(-squared_distances(x @ x.T, norms, norms) / (2.0 * sigma**2))
-        np.fill_diagonal(gram, 1.0)
-        return np.linalg.eigvalsh(gram / n)
+        return x, check_bandwidth(sigma, "Vendi score")
     raise ValueError(f"Vendi score: unknown kernel {kernel!r}; choose one of {list(KERNELS)}")
+
+
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    return x / np.sqrt(squared_norms(x))[:, None]
+
+
+def _similarity(x: np.ndarray, kernel: str, sigma: float | None) -> np.ndarray:
+    """The ``n x n`` similarity matrix of checked float64 rows ``x``."""
+    if kernel == "cosine":
+        unit = _unit_rows(x)
+        return unit @ unit.T
+    norms = squared_norms(x)
+    gram = np.exp(-squared_distances(x @ x.T, norms, norms) / (2.0 * float(sigma) ** 2))
+    np.fill_diagonal(gram, 1.0)
+    return gram
 
 
 def vendi_from_similarity(similarity: np.ndarray, q: float = 1.0) -> float:
@@ -160,3 +179,43 @@ def vendi_score(
     """The order-``q`` Vendi score of ``features`` (``n x d``); see the module
     docstring. ``q = 1`` (default) is the Vendi score of the paper."""
     return vendi_from_eigenvalues(similarity_eigenvalues(features, kernel=kernel, sigma=sigma), q)
+
+
+def vendi_with_influence(
+    features: np.ndarray, *, kernel: str = "cosine", sigma: float | None = None
+) -> tuple[float, np.ndarray]:
+    """The Vendi score (q = 1) of ``features`` (``n x d``) and each sample's
+    first-order influence on its log, for the linearised bootstrap.
+
+    With sample weights ``w`` (``1/n`` each), the score's log is the entropy
+    ``H(w) = tr f(K W)``, ``f(x) = -x log x``, ``W = diag(w)``; its
+    derivative along ``w_j`` is ``[f'(K W) K]_jj``. At ``w = 1/n``, with
+    ``K/n = U Λ Uᵀ``, that is ``n Σ_k U_jk² (-λ_k log λ_k - λ_k)``; for the
+    cosine kernel it is computed from the ``d x d`` side as
+    ``Σ_k (x̂_j·v_k)² (-log λ_k - 1)``. A resample that draws sample ``j``
+    ``c_j`` times has, to first order, ``log VS = H + Σ_j (c_j/n) infl_j``
+    with the influence centred to mean 0 (see
+    :func:`genbench.metrics.influence.linearised_replicates`, applied to the
+    log).
+
+    Returns:
+        ``(score, influence)``; ``influence`` is ``(n,)``, centred.
+    """
+    x, sigma = _checked(features, kernel, sigma, minimum=2)
+    n = x.shape[0]
+    if kernel == "cosine" and n > x.shape[1]:
+        unit = _unit_rows(x)
+        values, vectors = np.linalg.eigh(unit.T @ unit / n)
+        keep = _above_round_off(values)
+        influence = (unit @ vectors[:, keep]) ** 2 @ (-np.log(values[keep]) - 1.0)
+    else:
+        values, vectors = np.linalg.eigh(_similarity(x, kernel, sigma) / n)
+        keep = _above_round_off(values)
+        lam = values[keep]
+        influence = n * (vectors[:, keep] ** 2 @ (-lam * np.log(lam) - lam))
+    return vendi_from_eigenvalues(values, 1.0), influence - influence.mean()
+
+
+def _above_round_off(values: np.ndarray) -> np.ndarray:
+    """The eigenvalues :func:`vendi_from_eigenvalues` keeps."""
+    return values > ROUND_OFF * values.size * max(float(values.max()), 0.0)

@@ -106,6 +106,34 @@ class ExtractorInfo:
 
 
 @dataclass(frozen=True)
+class SampleStrip:
+    """Generated samples picked by a per-sample score, saved beside the record.
+
+    Attributes:
+        file: the strip's file name beside the record (PNG for images and
+            audio, with WAV clips ``<stem>-<i>.wav`` beside it; TXT for text,
+            one JSON string a line).
+        score: the per-sample score that picked them (e.g. ``realism``).
+        values: that score for each sample in the strip, in strip order.
+    """
+
+    file: str
+    score: str
+    values: tuple[float, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "score": self.score, "values": list(self.values)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SampleStrip:
+        return cls(
+            file=data["file"],
+            score=data["score"],
+            values=tuple(float(v) for v in data["values"]),
+        )
+
+
+@dataclass(frozen=True)
 class TaskInfo:
     """Facts about the task that the reports need without loading it."""
 
@@ -210,6 +238,10 @@ class RunRecord:
         timings: seconds per stage (``fit_s``, ``sample_s``...).
         provenance: versions, commits, host and times.
         preview: file name of the sample preview beside the record.
+        strips: ``most_realistic`` / ``least_realistic`` sample strips
+            beside the record.
+        metric_settings: metric name → the kernel, bandwidth and test
+            settings behind its value (e.g. ``mmd_rbf``'s σ).
         schema_version: :data:`SCHEMA_VERSION`.
     """
 
@@ -227,6 +259,8 @@ class RunRecord:
     model_info: dict[str, float] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     preview: str | None = None
+    strips: dict[str, SampleStrip] = field(default_factory=dict)
+    metric_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -237,6 +271,10 @@ class RunRecord:
     def with_preview(self, name: str) -> RunRecord:
         """This record naming ``name`` as its sample preview."""
         return replace(self, preview=name)
+
+    def with_strips(self, strips: dict[str, SampleStrip]) -> RunRecord:
+        """This record naming ``strips`` as its sample strips."""
+        return replace(self, strips=dict(strips))
 
     def to_dict(self) -> dict[str, Any]:
         """The stored (JSON) form."""
@@ -260,6 +298,10 @@ class RunRecord:
         }
         if self.preview is not None:
             data["preview"] = self.preview
+        if self.strips:
+            data["strips"] = {name: strip.to_dict() for name, strip in self.strips.items()}
+        if self.metric_settings:
+            data["metric_settings"] = {k: dict(v) for k, v in self.metric_settings.items()}
         return data
 
     @classmethod
@@ -301,6 +343,11 @@ class RunRecord:
                 timings=dict(data["timings"]),
                 provenance=Provenance.from_dict(data["provenance"]),
                 preview=data.get("preview"),
+                strips={
+                    name: SampleStrip.from_dict(value)
+                    for name, value in data.get("strips", {}).items()
+                },
+                metric_settings={k: dict(v) for k, v in data.get("metric_settings", {}).items()},
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise RecordError(f"malformed record: {type(exc).__name__}: {exc}") from exc

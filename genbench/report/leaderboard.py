@@ -29,9 +29,9 @@ from genbench.report.compute import (
     is_upper_rung,
     train_examples_frame,
 )
-from genbench.report.markdown import escape, format_cell, table
+from genbench.report.markdown import escape, format_cell, format_number, table
 from genbench.report.observations import observations
-from genbench.report.plots import compute_plot, precision_recall_plot
+from genbench.report.plots import compute_plot, precision_recall_plot, vendi_precision_plot
 from genbench.report.ranking import (
     primary_metric,
     rank,
@@ -39,6 +39,7 @@ from genbench.report.ranking import (
     separation_sentence,
 )
 from genbench.report.summary import metric_columns, summarise
+from genbench.tasks.preview import read_text_snippets
 
 TABLE_GROUPS = (
     ("Sample quality and diversity", ("sample", "task")),
@@ -99,7 +100,7 @@ def build_leaderboards(
     else:
         frame = _main_budgets(everything)
     summary = summarise(frame)
-    previews = _preview_files(located)
+    previews = _previewed_runs(located)
     written = []
     for task, rows in summary.groupby("task", sort=True):
         runs = frame[frame["task"] == task]
@@ -133,7 +134,7 @@ def _write_task(
     summary: pd.DataFrame,
     runs: pd.DataFrame,
     ladder: pd.DataFrame,
-    previews: dict[tuple[str, str], Path],
+    previews: dict[tuple[str, str], tuple[Path, RunRecord]],
     out: Path,
 ) -> LeaderboardFiles:
     slug = task_slug(task)
@@ -169,6 +170,17 @@ def _write_task(
     if {"precision", "recall"} <= set(metrics):
         plot = precision_recall_plot(summary, assets / "precision-recall.png", title=task)
         parts += ["## Precision vs recall", "", f"![precision vs recall]({slug}/{plot.name})", ""]
+    if {"precision", "vendi"} <= set(metrics):
+        plot = vendi_precision_plot(summary, assets / "precision-vendi.png", title=task)
+        parts += [
+            "## Precision vs Vendi score",
+            "",
+            "Quality against the effective number of distinct samples (Vendi score, log "
+            "scale; the `data` row shows the real data's own diversity).",
+            "",
+            f"![precision vs Vendi score]({slug}/{plot.name})",
+            "",
+        ]
     parts += _compute_section(task, ladder, primary_metric(summary), assets, out)
     parts += _model_section(summary)
     parts += _sample_section(summary, task, previews, assets, slug)
@@ -288,41 +300,87 @@ def _model_section(summary: pd.DataFrame) -> list[str]:
 def _sample_section(
     summary: pd.DataFrame,
     task: str,
-    previews: dict[tuple[str, str], Path],
+    previews: dict[tuple[str, str], tuple[Path, RunRecord]],
     assets: Path,
     slug: str,
 ) -> list[str]:
+    """Each model's sample preview and its most and least realistic samples
+    (from its lowest-seed successful run)."""
     lines = []
     for model in summary["model"]:
-        source = previews.get((task, model))
-        if source is None:
+        if (task, model) not in previews:
             continue
-        target = assets / f"{model}{source.suffix}"
-        shutil.copyfile(source, target)
-        if source.suffix == ".png":
-            lines += [f"**{escape(model)}**", "", f"![{escape(model)}]({slug}/{target.name})", ""]
-        else:
-            lines += [f"- [{escape(model)}]({slug}/{target.name})"]
-        clips = _copy_clips(source, assets, model)
-        if clips:
-            links = ", ".join(f"[{i + 1}]({slug}/{clip.name})" for i, clip in enumerate(clips))
-            lines += [f"Listen: {links}", ""]
-    return ["## Samples", "", *lines, ""] if lines else []
+        folder, record = previews[(task, model)]
+        lines += [f"### `{escape(model)}`", ""]
+        if record.preview:
+            lines += _show_samples(folder / record.preview, assets, model, slug, model)
+        for name in STRIP_ORDER:
+            if name not in record.strips:
+                continue
+            strip = record.strips[name]
+            low, high = min(strip.values), max(strip.values)
+            caption = (
+                f"{name.replace('_', ' ').capitalize()} ({strip.score} {format_number(low)}"
+                f" to {format_number(high)})"
+            )
+            lines += [f"{caption}:", ""]
+            lines += _show_samples(
+                folder / strip.file, assets, f"{model}-{name.replace('_', '-')}", slug, name
+            )
+    if not lines:
+        return []
+    intro = (
+        "Each model's samples (its lowest seed), then the generated samples with the highest "
+        "and lowest realism score (Kynkäänniemi et al. 2019): realism above 1 means a sample "
+        "lies inside the real data's 3-NN balls, well below 1 far from every real sample."
+    )
+    return ["## Samples", "", intro, "", *lines]
 
+
+def _show_samples(source: Path, assets: Path, name: str, slug: str, alt: str) -> list[str]:
+    """Copy one preview file (and its audio clips) beside the leaderboard as
+    ``<name><suffix>`` and return its Markdown: an image, quoted text
+    snippets, or a link."""
+    if not source.exists():
+        return []
+    target = assets / f"{name}{source.suffix}"
+    shutil.copyfile(source, target)
+    if source.suffix == ".png":
+        lines = [f"![{escape(alt)}]({slug}/{target.name})", ""]
+    elif source.suffix == ".txt":
+        lines = [_quote(snippet) for snippet in read_text_snippets(source)]
+        lines = [line for quoted in lines for line in (quoted, "")]
+    else:
+        lines = [f"- [{escape(name)}]({slug}/{target.name})", ""]
+    clips = _copy_clips(source, assets, name)
+    if clips:
+        links = ", ".join(f"[{i + 1}]({slug}/{clip.name})" for i, clip in enumerate(clips))
+        lines += [f"Listen: {links}", ""]
+    return lines
+
+
+def _quote(snippet: str) -> str:
+    """A text sample as one Markdown block quote (line breaks shown as ⏎)."""
+    flat = escape(snippet.replace("\r", "").replace("\n", " ⏎ "))
+    return f"> {flat}"
+
+
+STRIP_ORDER = ("most_realistic", "least_realistic")
+"""The sample strips a model's section shows, in order."""
 
 LEADERBOARD_CLIPS = 4
-"""Audio clips per model copied next to an audio task's leaderboard."""
+"""Audio clips per preview copied next to an audio task's leaderboard."""
 
 
-def _copy_clips(preview: Path, assets: Path, model: str) -> list[Path]:
+def _copy_clips(preview: Path, assets: Path, name: str) -> list[Path]:
     """Copy the first :data:`LEADERBOARD_CLIPS` clips saved beside ``preview``
-    (``<stem>-<i>.wav``, as audio tasks write them) to ``<model>-<i>.wav``."""
+    (``<stem>-<i>.wav``, as audio tasks write them) to ``<name>-<i>.wav``."""
     copied = []
     for index in range(LEADERBOARD_CLIPS):
         source = preview.with_name(f"{preview.stem}-{index}.wav")
         if not source.exists():
             break
-        target = assets / f"{model}-{index}.wav"
+        target = assets / f"{name}-{index}.wav"
         shutil.copyfile(source, target)
         copied.append(target)
     return copied
@@ -339,20 +397,19 @@ def _failure_section(runs: pd.DataFrame) -> list[str]:
     return ["## Failed runs", "", table(rows, ["model", "seed", "failure"]), ""]
 
 
-def _preview_files(located: list[tuple[Path, RunRecord]]) -> dict[tuple[str, str], Path]:
-    """(task, model) → preview file of its lowest-seed successful run."""
-    chosen: dict[tuple[str, str], tuple[int, Path]] = {}
+def _previewed_runs(
+    located: list[tuple[Path, RunRecord]],
+) -> dict[tuple[str, str], tuple[Path, RunRecord]]:
+    """(task, model) → (folder, record) of its lowest-seed successful run
+    that saved a preview or sample strips."""
+    chosen: dict[tuple[str, str], tuple[Path, RunRecord]] = {}
     for path, record in located:
-        if not record.ok or not record.preview:
-            continue
-        preview = path.parent / record.preview
-        if not preview.exists():
+        if not record.ok or not (record.preview or record.strips):
             continue
         key = (record.config.task, record.config.model.name)
-        seed = record.config.seed
-        if key not in chosen or seed < chosen[key][0]:
-            chosen[key] = (seed, preview)
-    return {key: value[1] for key, value in chosen.items()}
+        if key not in chosen or record.config.seed < chosen[key][1].config.seed:
+            chosen[key] = (path.parent, record)
+    return chosen
 
 
 def _write_index(written: list[LeaderboardFiles], summary: pd.DataFrame, out: Path) -> None:

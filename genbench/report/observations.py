@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from genbench.metrics.data_copying import DEFAULT_LEVEL as COPYING_LEVEL
 from genbench.metrics.info import METRICS
 from genbench.report.markdown import escape, format_number
 
@@ -30,9 +31,32 @@ def observations(
     notes += _reconstruction(summary, primary)
     notes += _speed(summary)
     notes += _memorisation(summary)
+    notes += _copying(summary)
     notes += _modes(summary)
     notes += _decoding_trade_off(summary)
     return notes
+
+
+def _copying(summary: pd.DataFrame) -> list[str]:
+    """Which rows the data-copying test C_T flags: mean p-value over seeds
+    below the test's level (:data:`~genbench.metrics.data_copying.DEFAULT_LEVEL`)."""
+    if "copying_p" not in summary or summary["copying_p"].isna().all():
+        return []
+    rows = summary.dropna(subset=["copying_p", "copying_ct"])
+    flagged = rows[rows["copying_p"] < COPYING_LEVEL]
+    text = "The data-copying test C_T (generated vs held-out distances to the training set, "
+    if flagged.empty:
+        text += f"level {COPYING_LEVEL}) flags no row."
+    else:
+        named = ", ".join(
+            f"{_name(row)} (C_T {format_number(row['copying_ct'])}, "
+            f"p {format_number(row['copying_p'])})"
+            for _, row in flagged.iterrows()
+        )
+        text += f"level {COPYING_LEVEL}, mean p over seeds) flags copying by {named}"
+        rest = rows[rows["copying_p"] >= COPYING_LEVEL]
+        text += f"; it does not reject for the other {len(rest)} rows." if len(rest) else "."
+    return [text]
 
 
 def _name(row: pd.Series) -> str:

@@ -12,18 +12,50 @@ import pandas as pd
 
 
 def precision_recall_plot(summary: pd.DataFrame, path: Path, *, title: str) -> Path:
-    """Scatter of mean precision vs mean recall per model, with seed std as
-    error bars; one colour per family. Returns ``path``."""
+    """Scatter of mean precision vs mean recall per model, with the 95 %
+    interval half-widths as error bars; one colour per family. Returns
+    ``path``."""
+    return _model_scatter(
+        summary,
+        path,
+        x="recall",
+        y="precision",
+        xlabel="recall (diversity) →",
+        title=f"{title}: precision vs recall (k=3)",
+        log_x=False,
+    )
+
+
+def vendi_precision_plot(summary: pd.DataFrame, path: Path, *, title: str) -> Path:
+    """Scatter of mean precision vs mean Vendi score (log scale) per model:
+    quality against the effective number of distinct samples. Returns
+    ``path``."""
+    return _model_scatter(
+        summary,
+        path,
+        x="vendi",
+        y="precision",
+        xlabel="Vendi score, effective distinct samples (diversity) →",
+        title=f"{title}: precision vs Vendi score",
+        log_x=True,
+    )
+
+
+def _model_scatter(
+    summary: pd.DataFrame, path: Path, *, x: str, y: str, xlabel: str, title: str, log_x: bool
+) -> Path:
+    """One point per model at its means of ``x`` and ``y`` (``y`` a fraction
+    in [0, 1]) with interval error bars, one colour per family."""
     figure, axes = plt.subplots(figsize=(6, 5), dpi=110)
     families = sorted(summary["family"].unique())
     colours = plt.get_cmap("tab10")
     for index, family in enumerate(families):
         rows = summary[summary["family"] == family]
         axes.errorbar(
-            rows["recall"],
-            rows["precision"],
-            xerr=rows.get("recall_ci"),
-            yerr=rows.get("precision_ci"),
+            rows[x],
+            rows[y],
+            xerr=rows.get(f"{x}_ci"),
+            yerr=rows.get(f"{y}_ci"),
             fmt="o",
             color=colours(index % 10),
             label=family,
@@ -32,16 +64,19 @@ def precision_recall_plot(summary: pd.DataFrame, path: Path, *, title: str) -> P
         for row in rows.itertuples(index=False):
             axes.annotate(
                 row.model,
-                (row.recall, row.precision),
+                (getattr(row, x), getattr(row, y)),
                 fontsize=7,
                 xytext=(4, 4),
                 textcoords="offset points",
             )
-    axes.set_xlim(-0.02, 1.02)
+    if log_x:
+        axes.set_xscale("log")
+    else:
+        axes.set_xlim(-0.02, 1.02)
     axes.set_ylim(-0.02, 1.02)
-    axes.set_xlabel("recall (diversity) →")
-    axes.set_ylabel("precision (fidelity) →")
-    axes.set_title(f"{title}: precision vs recall (k=3)")
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(f"{y} (fidelity) →")
+    axes.set_title(title)
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8, loc="lower left")
     figure.tight_layout()

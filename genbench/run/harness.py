@@ -19,7 +19,7 @@ import pluggy
 import torch
 
 from genbench.checkpoints import Checkpoint
-from genbench.defaults import MODEL_INFO_TIMEOUT_S, PREVIEW_SAMPLES
+from genbench.defaults import MODEL_INFO_TIMEOUT_S, PREVIEW_SAMPLES, STRIP_SAMPLES
 from genbench.devices import is_out_of_memory, out_of_memory_reason, release_memory
 from genbench.features.cache import FeatureCache
 from genbench.metrics.engine import score_samples
@@ -34,7 +34,7 @@ from genbench.registry import Registry
 from genbench.run.grid import Cell
 from genbench.run.hooks import HookFailure, call_hook
 from genbench.run.references import prepared_reference
-from genbench.run.settings import CellOutcome, RunSettings
+from genbench.run.settings import CellOutcome, RunSettings, StripSamples
 from genbench.run.validation import validate_log_likelihood
 from genbench.tasks.base import Task
 from genbench.tasks.validation import SampleValidationError
@@ -102,8 +102,10 @@ def run_cell(
         provenance=collect_provenance(
             started, datetime.now(timezone.utc), run.checkpoint_digest, where
         ),
+        metric_settings=run.metric_settings,
     )
-    return CellOutcome(record=record, preview=preview)
+    strips = run.strips if failure is None else {}
+    return CellOutcome(record=record, preview=preview, strips=strips)
 
 
 def takes_device(pm: pluggy.PluginManager, plugin: str) -> bool:
@@ -141,6 +143,8 @@ class _CellRun:
         self.info: dict[str, float] = {}
         self.timings: dict[str, float] = {}
         self.checkpoint_digest: str | None = None
+        self.metric_settings: dict[str, dict[str, Any]] = {}
+        self.strips: dict[str, StripSamples] = {}
         self.retrain = False
         self.features = FeatureCache(Path(settings.cache_dir) / "features")
 
@@ -248,6 +252,9 @@ class _CellRun:
         renamed = {"fid": task.frechet_metric, "fid_inf": f"{task.frechet_metric}_inf"}
         self.metrics.update({renamed.get(k, k): v for k, v in scores.values.items()})
         self.intervals.update({renamed.get(k, k): v for k, v in scores.intervals.items()})
+        self.metric_settings = scores.settings
+        if "realism" in scores.per_sample:
+            self.strips = realism_strips(samples, scores.per_sample["realism"])
         self.metrics.update(task.extra_metrics(samples))
         self.intervals.update(task.extra_metric_intervals(samples))
         self.timings["metrics_s"] = time.perf_counter() - start
@@ -293,3 +300,29 @@ class _CellRun:
 
 def _as_array(x: Any) -> np.ndarray:
     return x.numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+
+
+def realism_strips(samples: Any, realism: np.ndarray) -> dict[str, StripSamples]:
+    """The :data:`~genbench.defaults.STRIP_SAMPLES` most and least realistic
+    of ``samples`` by their ``realism`` scores (ties by sample order)."""
+    order = np.argsort(-realism, kind="stable")
+    count = min(STRIP_SAMPLES, len(order))
+    picks = {
+        "most_realistic": order[:count],
+        "least_realistic": np.argsort(realism, kind="stable")[:count],
+    }
+    return {
+        name: StripSamples(
+            samples=_take(samples, rows),
+            score="realism",
+            values=tuple(float(realism[i]) for i in rows),
+        )
+        for name, rows in picks.items()
+    }
+
+
+def _take(samples: Any, rows: np.ndarray) -> Any:
+    """``samples[rows]`` for a tensor or array, else a list."""
+    if isinstance(samples, (torch.Tensor, np.ndarray)):
+        return samples[torch.from_numpy(rows)] if torch.is_tensor(samples) else samples[rows]
+    return [samples[int(i)] for i in rows]

@@ -14,7 +14,7 @@ from genbench.features.cache import FeatureCache
 from genbench.metrics.engine import Reference, prepare_reference
 from genbench.tasks.base import Task
 
-REFERENCE_VERSION = "2"
+REFERENCE_VERSION = "3"
 """Bumped when the prepared-reference computation changes, so cached
 references from older code are not reused."""
 

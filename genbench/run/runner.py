@@ -18,6 +18,7 @@ from genbench.defaults import CLAIM_POLL_S
 from genbench.devices import accelerator_slots
 from genbench.hashing import json_sha256
 from genbench.records.config import RunConfig
+from genbench.records.record import SampleStrip
 from genbench.records.store import (
     claim,
     is_claimed_by_other,
@@ -30,8 +31,9 @@ from genbench.registry import Registry
 from genbench.run.executors import Executor, ProcessPool, parse_executor
 from genbench.run.grid import Cell, run_config
 from genbench.run.hooks import process_is_clean
-from genbench.run.settings import CellOutcome, RunSettings
+from genbench.run.settings import CellOutcome, RunSettings, StripSamples
 from genbench.run.worker import execute_cell, run_on_one_thread
+from genbench.tasks.base import Task
 
 
 @dataclass
@@ -230,8 +232,21 @@ def _finish(
         written = task.save_preview(outcome.preview, item.path.with_suffix(""))
         if written is not None:
             record = record.with_preview(Path(written).name)
+        record = record.with_strips(_save_strips(task, outcome.strips, item.path))
     write_record(item.path, record)
     release(item.path)
     (report.written if record.ok else report.failed).append(item.path)
     if on_done:
         on_done(item.cell, record.status)
+
+
+def _save_strips(task: Task, strips: dict[str, StripSamples], path: Path) -> dict[str, SampleStrip]:
+    """Write each strip beside the record at ``path`` (``<stem>-most-realistic.png``
+    and so on, in the task's preview format) and describe what was written."""
+    saved = {}
+    for name, strip in strips.items():
+        stem = path.with_name(f"{path.stem}-{name.replace('_', '-')}")
+        written = task.save_preview(strip.samples, stem)
+        if written is not None:
+            saved[name] = SampleStrip(Path(written).name, strip.score, strip.values)
+    return saved

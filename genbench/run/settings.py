@@ -3,7 +3,7 @@ to the driver."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +34,27 @@ class RunSettings:
 
 
 @dataclass(frozen=True)
+class StripSamples:
+    """Generated samples picked by a per-sample score, for a strip.
+
+    Attributes:
+        samples: the samples, in the task's format, in strip order.
+        score: the name of the per-sample score (e.g. ``realism``).
+        values: the score of each sample.
+    """
+
+    samples: Any
+    score: str
+    values: tuple[float, ...]
+
+
+@dataclass(frozen=True)
 class CellOutcome:
-    """What a run returns to the driver: its record and a few samples for
-    the leaderboard's preview (``None`` when the run failed)."""
+    """What a run returns to the driver: its record, a few samples for the
+    leaderboard's preview (``None`` when the run failed) and its sample
+    strips (``most_realistic``, ``least_realistic``; empty when the run
+    failed or had no per-sample scores)."""
 
     record: RunRecord
     preview: Any = None
+    strips: dict[str, StripSamples] = field(default_factory=dict)

@@ -1,12 +1,15 @@
-"""Preview files for samples: an image grid PNG and a 2-D scatter PNG.
+"""Preview files for samples: an image grid PNG, a 2-D scatter PNG and text
+snippets.
 
-Both write files only (no display, no pyplot state), so they are safe in
+All write files only (no display, no pyplot state), so they are safe in
 worker processes and threads.
 """
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -109,3 +112,32 @@ def save_scatter(
     target.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(target, format="png")
     return target
+
+
+PREVIEW_SNIPPETS = 8
+"""Text samples written to a text preview."""
+
+SNIPPET_CHARACTERS = 240
+"""Characters kept of each text sample in a preview (the rest is cut, marked
+with an ellipsis)."""
+
+
+def save_text_snippets(samples: Sequence[str], path: Path) -> Path:
+    """Write up to :data:`PREVIEW_SNIPPETS` of ``samples``, each cut to
+    :data:`SNIPPET_CHARACTERS` characters, to ``<path>.txt``, one JSON string
+    a line (so samples keep their newlines); return the file."""
+    target = Path(path).with_name(f"{Path(path).name}.txt")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps(_cut(text)) for text in list(samples)[:PREVIEW_SNIPPETS]]
+    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return target
+
+
+def read_text_snippets(path: Path) -> list[str]:
+    """The snippets :func:`save_text_snippets` wrote to ``path``."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line]
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= SNIPPET_CHARACTERS else text[:SNIPPET_CHARACTERS] + "…"

@@ -27,6 +27,7 @@ import torch
 
 from genbench.metrics.uncertainty import Interval
 from genbench.tasks.base import Task, TaskData
+from genbench.tasks.preview import save_text_snippets
 from genbench.tasks.text_formats import (
     ENWIK8_SPLITS,
     CorpusSplits,
@@ -234,6 +235,11 @@ class TextTask(Task):
                     f"{self.sample_tokens}"
                 )
         return x
+
+    def save_preview(self, samples: Any, path: Path) -> Path:
+        """Write the first samples as quoted-snippet text at ``<path>.txt``
+        (see :func:`~genbench.tasks.preview.save_text_snippets`)."""
+        return save_text_snippets(samples, path)
 
     def extra_metric_intervals(self, samples: Any) -> dict[str, Interval]:
         """None: MAUVE's k-means and the corpus-level n-gram statistics cost

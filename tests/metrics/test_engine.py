@@ -58,7 +58,8 @@ def test_every_emitted_name_is_registered(data, reference):
         "fid", "fid_inf", "kid_mean", "kid_std", "kid_subset_size", "precision", "recall",
         "density",
         "coverage", "memorisation_fraction", "memorisation_median_ratio",
-        "inception_score_mean", "inception_score_std",
+        "inception_score_mean", "inception_score_std", "vendi", "alpha_precision",
+        "beta_recall", "authenticity", "copying_ct", "copying_p", "mmd_rbf",
     }  # fmt: skip
     assert set(result) <= set(METRICS)
     assert all(isinstance(v, float) and np.isfinite(v) for v in result.values())

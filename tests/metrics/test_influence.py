@@ -94,7 +94,7 @@ def test_every_reported_sample_metric_gets_an_interval_containing_it():
     generated = _features(10, 400, 16, shift=0.2)
     probs = np.random.default_rng(11).dirichlet(np.ones(10), size=400)
     scores = score_samples(prepare_reference(real, train), generated, generated_probs=probs)
-    spreads = {"kid_std", "kid_subset_size", "inception_score_std"}
+    spreads = {"kid_std", "kid_subset_size", "inception_score_std", "copying_p"}  # and a p-value
     assert set(scores.intervals) == set(scores.values) - spreads
     for name, interval in scores.intervals.items():
         assert interval.low <= scores.values[name] <= interval.high, name

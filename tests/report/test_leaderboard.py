@@ -12,8 +12,10 @@ from record_factory import make_record as _record
 
 from genbench.records import record_path, write_record
 from genbench.records.jsonio import to_json
+from genbench.records.record import SampleStrip
 from genbench.report.leaderboard import build_leaderboards
 from genbench.report.markdown import escape, format_cell
+from genbench.tasks.preview import read_text_snippets, save_text_snippets
 
 
 @pytest.fixture
@@ -157,3 +159,49 @@ def test_an_all_bound_likelihood_column_is_marked(tmp_path):
     text = build_leaderboards(root, tmp_path / "lb")[0].markdown.read_text()
     likelihood_row = next(line for line in text.splitlines() if "`flow`" in line and "2.5" in line)
     assert "2.5 ± 6.353†" in likelihood_row  # mean 2.5, se 0.5, t(1 df): all rows are bounds
+
+
+def test_strips_show_most_then_least_realistic_with_their_scores(tmp_path):
+    root = tmp_path / "results"
+    strips = {
+        "least_realistic": SampleStrip("default-seed0-least-realistic.png", "realism", (0.2, 0.3)),
+        "most_realistic": SampleStrip("default-seed0-most-realistic.png", "realism", (2.5, 1.5)),
+    }
+    metrics = {"fid": 1.0, "precision": 0.5, "recall": 0.4, "vendi": 12.0}
+    record = _record("vae", "vae", 0, metrics).with_preview("default-seed0.png").with_strips(strips)
+    path = write_record(record_path(root, "toy/ring8", "vae", "default", 0), record)
+    for name in ("default-seed0", "default-seed0-least-realistic", "default-seed0-most-realistic"):
+        path.with_name(f"{name}.png").write_bytes(name.encode())
+    build_leaderboards(root, tmp_path / "lb")
+    text = (tmp_path / "lb" / "toy-ring8.md").read_text()
+    most = text.index("Most realistic (realism 1.5 to 2.5):")
+    least = text.index("Least realistic (realism 0.2 to 0.3):")
+    assert text.index("![vae](toy-ring8/vae.png)") < most < least
+    assert "![most_realistic](toy-ring8/vae-most-realistic.png)" in text
+    copied = tmp_path / "lb" / "toy-ring8" / "vae-least-realistic.png"
+    assert copied.read_bytes() == b"default-seed0-least-realistic"
+    assert "![precision vs Vendi score](toy-ring8/precision-vendi.png)" in text
+    assert (tmp_path / "lb" / "toy-ring8" / "precision-vendi.png").stat().st_size > 1000
+
+
+def test_text_strips_are_quoted_snippets(tmp_path):
+    root = tmp_path / "results"
+    strip = {"most_realistic": SampleStrip("default-seed0-most-realistic.txt", "realism", (1.0,))}
+    record = _record("lm", "autoregressive", 0, {"fid": 1.0}).with_strips(strip)
+    path = write_record(record_path(root, "toy/ring8", "lm", "default", 0), record)
+    save_text_snippets(
+        ["def f():\n    return *x*", "ok"], path.with_name("default-seed0-most-realistic")
+    )
+    build_leaderboards(root, tmp_path / "lb")
+    text = (tmp_path / "lb" / "toy-ring8.md").read_text()
+    assert "> def f(): ⏎ return \\*x\\*\n\n> ok\n" in text
+
+
+def test_text_snippets_keep_newlines_and_are_cut(tmp_path):
+    long = "x" * 500
+    written = save_text_snippets(["a\nb", long, *["s"] * 20], tmp_path / "strip")
+    assert written.name == "strip.txt"
+    snippets = read_text_snippets(written)
+    assert snippets[0] == "a\nb"
+    assert snippets[1] == "x" * 240 + "…"
+    assert len(snippets) == 8
