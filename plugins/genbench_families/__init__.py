@@ -1,6 +1,7 @@
 """genbench's built-in model families: VAE (with β-VAE and autoencoder
-variants), GAN, diffusion (DDPM and DDIM samplers), RealNVP flow and
-PixelCNN (WaveNet on audio), for image, toy and audio tasks.
+variants), GAN (hinge and WGAN-GP), diffusion (DDPM and DDIM samplers),
+RealNVP and masked autoregressive flows, and PixelCNN (WaveNet on audio),
+for image, toy and audio tasks (the MAF for image and toy tasks only).
 
 An ordinary plugin, registered through the ``genbench`` entry-point group as
 ``families``. Algorithms (losses, samplers, likelihood bounds) live in one

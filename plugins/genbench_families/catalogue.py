@@ -2,7 +2,10 @@
 
 Variants that share a trained network (the DDIM row) declare ``trains_as``
 and carry exactly the same budgets (see :mod:`.budgets`). Audio models work
-in the mu-law space of :class:`~genbench_families.space.MuLawSpace`.
+in the mu-law space of :class:`~genbench_families.space.MuLawSpace`. A row
+is built by its family's algorithm (:data:`ALGORITHMS`) unless
+:data:`ROW_ALGORITHMS` names another for it (the masked autoregressive
+flow is a ``flow`` that is not RealNVP).
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ from genbench_families.budgets import (
     GAN_BUDGETS,
     VAE_BUDGETS,
 )
+from genbench_families.budgets_maf_wgan import MAF_BUDGETS, WGAN_GP_BUDGETS
 from genbench_families.diffusion import Diffusion
 from genbench_families.flow import RealNVP
 from genbench_families.gan import GAN
+from genbench_families.maf import MAF
 from genbench_families.nets import factory_for
 from genbench_families.space import data_space
 from genbench_families.vae import VAE
@@ -36,6 +41,10 @@ ALGORITHMS: dict[str, type[GenerativeModel]] = {
     "flow": RealNVP,
     "autoregressive": Autoregressive,
 }
+"""The algorithm of each family's rows."""
+
+ROW_ALGORITHMS: dict[str, type[GenerativeModel]] = {"maf": MAF}
+"""Rows built by another algorithm than their family's."""
 
 
 SPECS: tuple[ModelSpec, ...] = (
@@ -78,6 +87,18 @@ SPECS: tuple[ModelSpec, ...] = (
         description="DCGAN/WaveGAN-style GAN, spectrally normalised critic, hinge loss",
     ),
     ModelSpec(
+        name="wgan-gp",
+        family="gan",
+        modalities=MODALITIES,
+        capabilities={"sample"},
+        budgets=WGAN_GP_BUDGETS,
+        options={"loss": "wgan-gp", "penalty": 10.0, "spectral_norm": False},
+        description=(
+            "WGAN-GP: the GAN row's networks, Wasserstein critic without normalisation, "
+            "gradient penalty 10, 5 critic steps per generator step"
+        ),
+    ),
+    ModelSpec(
         name="diffusion-ddpm",
         family="diffusion",
         modalities=MODALITIES,
@@ -105,6 +126,17 @@ SPECS: tuple[ModelSpec, ...] = (
         description="RealNVP: affine couplings, checkerboard/channel masks, multi-scale",
     ),
     ModelSpec(
+        name="maf",
+        family="flow",
+        modalities=("image", "toy"),
+        capabilities={"sample", "log_likelihood", "reconstruct"},
+        budgets=MAF_BUDGETS,
+        description=(
+            "masked autoregressive flow: stacked affine MADEs, reversed orders, actnorm; "
+            "no audio (sampling takes 8,000 sequential steps per MADE)"
+        ),
+    ),
+    ModelSpec(
         name="pixelcnn",
         family="autoregressive",
         modalities=MODALITIES,
@@ -122,7 +154,7 @@ def build(
 ) -> GenerativeModel:
     """A freshly initialised model for ``spec`` on examples of ``shape``."""
     space = data_space(shape, levels, modality)
-    algorithm = ALGORITHMS[spec.family]
+    algorithm = ROW_ALGORITHMS.get(spec.name, ALGORITHMS[spec.family])
     return algorithm(
         space, factory_for(modality), **spec.hyperparameters(budget, modality), **spec.options
     )

@@ -1,7 +1,10 @@
-"""RealNVP (Dinh et al., 2017): affine coupling layers, checkerboard and
-channel masks, squeezing and a multi-scale factor-out, for images
-``C x H x W``, sequences ``C x T`` (audio) and vectors; the layers are in
-:mod:`genbench_families.bijections`.
+"""Normalising flows with a standard-normal base: :class:`Flow`, what every
+flow shares (dequantisation, training, the hooks), and RealNVP (Dinh et
+al., 2017): affine coupling layers, checkerboard and channel masks,
+squeezing and a multi-scale factor-out, for images ``C x H x W``, sequences
+``C x T`` (audio) and vectors; the layers are in
+:mod:`genbench_families.bijections`. The masked autoregressive flow is in
+:mod:`genbench_families.maf`.
 
 Discrete data is dequantised with uniform noise, ``y = (k + u) / L`` on
 ``[0, 1)`` for level ``k`` of ``L``, and mapped to logit space,
@@ -10,7 +13,7 @@ Discrete data is dequantised with uniform noise, ``y = (k + u) / L`` on
     log P(k) >= E_u[log p(y)] - D log L
 
 (Theis et al., 2016); one draw of ``u`` per example gives an unbiased
-estimate of that bound, which :meth:`RealNVP.log_likelihood` reports.
+estimate of that bound, which :meth:`Flow.log_likelihood` reports.
 Continuous data is modelled directly and its log-density is exact.
 """
 
@@ -31,13 +34,16 @@ from genbench_families.space import DataSpace
 from genbench_families.training import EMA, EarlyStopping, Schedule, train
 
 
-class RealNVP(GenerativeModel):
-    """A multi-scale RealNVP flow with a standard-normal base distribution.
+class Flow(GenerativeModel):
+    """What every flow here shares: a bijection ``forward_flow`` /
+    ``inverse_flow`` between data-side values and a flat ``B x D`` latent
+    with a standard-normal base, the dequantisation of discrete data,
+    maximum-likelihood training and the hooks. Subclasses build
+    :attr:`blocks` (the trained layers, averaged by the EMA) and define the
+    two maps.
 
     Args:
         space: the task's data space.
-        nets: the modality's network factory (for the coupling conditioners).
-        scales, couplings, width: layout (see :func:`build_scales`).
         steps, batch_size, lr: training schedule.
         ema: decay of an exponential moving average of the weights, which
             then replace the trained ones (0 = none). Without it the last
@@ -45,16 +51,11 @@ class RealNVP(GenerativeModel):
             near-zero density on the sharp toy mixtures.
         temperature: standard deviation of the base samples when sampling
             (1 = the model's own distribution).
-        fold: sequences only: time steps the first scale folds into
-            channels (see :func:`build_scales`).
         logit_alpha: ``α`` of the logit transform of dequantised discrete
             data, in ``(0, 0.5)``. RealNVP used 0.05 on natural images; on
             MNIST, whose pixels sit mostly at the extreme levels, a tiny
             ``α`` keeps the extreme bins wide in logit space, and 400 steps
             reach 1.83 bits/dim against 3.50 with 0.05 (docs/families.md).
-        native_first, actnorm, log_scale_bound, blocks: the recipe of the
-            couplings (see :func:`build_scales`; all off by default, which
-            is the layout the audio rows were measured with).
         schedule: keyword arguments of a learning-rate
             :class:`~genbench_families.training.Schedule` (``None``: constant).
         early_stopping: keyword arguments of
@@ -63,26 +64,18 @@ class RealNVP(GenerativeModel):
     """
 
     capabilities = frozenset({"sample", "log_likelihood", "reconstruct"})
+    blocks: nn.ModuleList
 
     def __init__(
         self,
         space: DataSpace,
-        nets: ModuleType,
         *,
-        scales: int,
-        couplings: int,
-        width: int,
         steps: int,
         batch_size: int,
         lr: float,
         ema: float = 0.0,
         temperature: float = 1.0,
         logit_alpha: float = 0.05,
-        fold: int | None = None,
-        native_first: bool = False,
-        actnorm: bool = False,
-        log_scale_bound: float | None = None,
-        blocks: int | None = None,
         schedule: Mapping[str, Any] | None = None,
         early_stopping: Mapping[str, Any] | None = None,
     ) -> None:
@@ -98,46 +91,15 @@ class RealNVP(GenerativeModel):
         self.early_stopping = (
             EarlyStopping(**early_stopping) if early_stopping is not None else None
         )
-        blocks, self.latent_shapes = build_scales(
-            space.shape,
-            nets,
-            scales,
-            couplings,
-            width,
-            fold,
-            native_first=native_first,
-            actnorm=actnorm,
-            bound=log_scale_bound,
-            blocks=blocks,
-        )
-        self.blocks = nn.ModuleList(blocks)
-
-    # -- the bijection on continuous values -------------------------------------
 
     def forward_flow(self, y: Tensor) -> tuple[Tensor, Tensor]:
-        """Data-side values → flat latent ``B x D`` and the log-determinant."""
-        log_det = torch.zeros(len(y), device=y.device)
-        h, parts = y, []
-        for block, latent_shape in zip(self.blocks, self.latent_shapes, strict=True):
-            h, step = block(h)
-            log_det = log_det + step
-            if block is not self.blocks[-1]:
-                parts.append(h[:, : latent_shape[0]].flatten(1))
-                h = h[:, latent_shape[0] :]
-        parts.append(h.flatten(1))
-        return torch.cat(parts, dim=1), log_det
+        """Data-side values ``B x *shape`` → flat latent ``B x D`` and the
+        log-determinant per example."""
+        raise NotImplementedError
 
     def inverse_flow(self, z: Tensor) -> Tensor:
         """Flat latent → data-side values (the exact inverse of :meth:`forward_flow`)."""
-        sizes = [math.prod(s) for s in self.latent_shapes]
-        parts = list(z.split(sizes, dim=1))
-        h = parts[-1].view(len(z), *self.latent_shapes[-1])
-        for index in reversed(range(len(self.blocks))):
-            if index < len(self.blocks) - 1:
-                factored = parts[index].view(len(z), *self.latent_shapes[index])
-                h = torch.cat([factored, h], dim=1)
-            h = self.blocks[index].inverse(h)
-        return h
+        raise NotImplementedError
 
     # -- discrete data ↔ logit space -----------------------------------------------
 
@@ -244,3 +206,74 @@ class RealNVP(GenerativeModel):
         """Largest ``|f^{-1}(f(y)) - y|`` over the continuous points behind ``x``."""
         y = self._bin_centres(x)
         return float((self.inverse_flow(self.forward_flow(y)[0]) - y).abs().max())
+
+
+class RealNVP(Flow):
+    """A multi-scale RealNVP flow with a standard-normal base distribution.
+
+    Args:
+        space: the task's data space.
+        nets: the modality's network factory (for the coupling conditioners).
+        scales, couplings, width: layout (see :func:`build_scales`).
+        fold: sequences only: time steps the first scale folds into
+            channels (see :func:`build_scales`).
+        native_first, actnorm, log_scale_bound, blocks: the recipe of the
+            couplings (see :func:`build_scales`; all off by default, which
+            is the layout the audio rows were measured with).
+        **training: ``steps``, ``batch_size``, ``lr``, ``ema``,
+            ``temperature``, ``logit_alpha``, ``schedule`` and
+            ``early_stopping``, as for :class:`Flow`.
+    """
+
+    def __init__(
+        self,
+        space: DataSpace,
+        nets: ModuleType,
+        *,
+        scales: int,
+        couplings: int,
+        width: int,
+        fold: int | None = None,
+        native_first: bool = False,
+        actnorm: bool = False,
+        log_scale_bound: float | None = None,
+        blocks: int | None = None,
+        **training: Any,
+    ) -> None:
+        super().__init__(space, **training)
+        layers, self.latent_shapes = build_scales(
+            space.shape,
+            nets,
+            scales,
+            couplings,
+            width,
+            fold,
+            native_first=native_first,
+            actnorm=actnorm,
+            bound=log_scale_bound,
+            blocks=blocks,
+        )
+        self.blocks = nn.ModuleList(layers)
+
+    def forward_flow(self, y: Tensor) -> tuple[Tensor, Tensor]:
+        log_det = torch.zeros(len(y), device=y.device)
+        h, parts = y, []
+        for block, latent_shape in zip(self.blocks, self.latent_shapes, strict=True):
+            h, step = block(h)
+            log_det = log_det + step
+            if block is not self.blocks[-1]:
+                parts.append(h[:, : latent_shape[0]].flatten(1))
+                h = h[:, latent_shape[0] :]
+        parts.append(h.flatten(1))
+        return torch.cat(parts, dim=1), log_det
+
+    def inverse_flow(self, z: Tensor) -> Tensor:
+        sizes = [math.prod(s) for s in self.latent_shapes]
+        parts = list(z.split(sizes, dim=1))
+        h = parts[-1].view(len(z), *self.latent_shapes[-1])
+        for index in reversed(range(len(self.blocks))):
+            if index < len(self.blocks) - 1:
+                factored = parts[index].view(len(z), *self.latent_shapes[index])
+                h = torch.cat([factored, h], dim=1)
+            h = self.blocks[index].inverse(h)
+        return h

@@ -71,8 +71,9 @@ def _as_tensor(x: Any, device: torch.device) -> torch.Tensor:
 
 @hookimpl
 def register_models(register: Callable[[ModelSpec], None]) -> None:
-    """VAE (plus β-VAE and autoencoder variants), GAN, diffusion (DDPM and
-    DDIM rows), RealNVP and PixelCNN, each for image and toy tasks."""
+    """VAE (plus β-VAE and autoencoder variants), GAN (hinge and WGAN-GP
+    rows), diffusion (DDPM and DDIM rows), RealNVP, MAF and PixelCNN, each
+    for image, toy and audio tasks (the MAF for image and toy tasks only)."""
     for spec in SPECS:
         register(spec)
 

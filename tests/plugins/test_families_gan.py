@@ -1,6 +1,6 @@
 """GAN family: the critic objectives and penalties in closed form, the
-generator average, pickling, the residual networks and the configuration
-checks."""
+generator average, pickling, the residual networks, the configuration
+checks and the ``wgan-gp`` row."""
 
 from __future__ import annotations
 
@@ -9,11 +9,14 @@ import pickle
 
 import pytest
 import torch
+from genbench_families import gan as gan_module
+from genbench_families import plugin
+from genbench_families.catalogue import SPECS_BY_NAME, build
 from genbench_families.gan import GAN
 from genbench_families.nets import image, toy
 from genbench_families.nets.residual import ResidualEncoder
 from genbench_families.space import DataSpace
-from test_families_support import TinyBlobsTask, fit_model
+from test_families_support import TinyBarsTask, TinyBlobsTask, fit_model
 
 
 def _gan(**options) -> GAN:
@@ -141,3 +144,69 @@ def test_invalid_stabiliser_settings_are_rejected():
         _gan(early_stopping={"check_every": 10})
     with pytest.raises(ValueError, match="decay must be 'constant' or 'cosine'"):
         _gan(schedule={"decay": "step"})
+
+
+# -- the wgan-gp row ---------------------------------------------------------------------
+
+
+def _wgan_row(modality: str = "toy", shape: tuple[int, ...] = (2,), levels=None) -> GAN:
+    torch.manual_seed(0)
+    model = build(SPECS_BY_NAME["wgan-gp"], shape, levels, modality, "smoke")
+    assert isinstance(model, GAN)
+    return model
+
+
+def test_wgan_gp_row_is_the_papers_recipe_without_critic_normalisation():
+    spec = SPECS_BY_NAME["wgan-gp"]
+    assert spec.family == "gan" and spec.options["loss"] == "wgan-gp"
+    for modality, shape, levels in (("toy", (2,), None), ("image", (1, 8, 8), 17)):
+        model = _wgan_row(modality, shape, levels)
+        assert (model.loss_name, model.penalty, model.critic_steps) == ("wgan-gp", 10.0, 5)
+        assert model.betas == (0.0, 0.9)
+        kinds = {type(m).__name__ for m in model.critic.modules()}
+        assert not kinds & {"BatchNorm1d", "BatchNorm2d", "ParametrizationList"}, kinds
+    for budget in ("smoke", "default", "full"):
+        for modality in spec.modalities:
+            assert spec.hyperparameters(budget, modality)["critic_steps"] == 5
+
+
+def test_wgan_gp_row_penalises_a_linear_critic_by_lambda_times_its_norm_gap_squared():
+    model = _wgan_row()
+    critic = LinearCritic([2.0, -1.5])  # |w| = 2.5 everywhere
+    model.critic = critic
+    real = torch.randn(16, 2, generator=torch.Generator().manual_seed(1))
+    fake = torch.randn(16, 2, generator=torch.Generator().manual_seed(2))
+    penalty = model.gradient_penalty(real, fake, torch.Generator().manual_seed(3))
+    assert math.isclose(penalty.item(), (2.5 - 1.0) ** 2, rel_tol=1e-6)
+    loss = model.critic_loss(real, fake, torch.Generator().manual_seed(3))
+    gap = (critic(fake).mean() - critic(real).mean()).item()
+    assert math.isclose(loss.item(), gap + 10.0 * 2.25, rel_tol=1e-6)
+
+
+def test_wgan_gp_row_takes_five_critic_steps_before_each_generator_step(monkeypatch):
+    updates: list[str] = []
+
+    class CountingAdam(gan_module.Adam):
+        def step(self) -> None:
+            updates.append("critic" if self.params[0] is critic_first else "generator")
+            super().step()
+
+    model = _wgan_row()
+    critic_first = next(model.critic.parameters())
+    monkeypatch.setattr(gan_module, "Adam", CountingAdam)
+    model.steps = 3
+    history = model.fit(torch.randn(64, 2), torch.Generator().manual_seed(0))
+    assert updates == (["critic"] * 5 + ["generator"]) * 3
+    assert len(history) == 3
+
+
+def test_wgan_gp_samples_have_the_tasks_shape_dtype_and_range(tmp_path):
+    images = fit_model("wgan-gp", TinyBarsTask(), tmp_path / "image", steps=3)
+    samples = plugin.sample(images, 7, 0)
+    assert samples.shape == (7, 1, 4, 4) and samples.dtype == torch.uint8
+    assert samples.max() <= 3
+    points = fit_model("wgan-gp", TinyBlobsTask(), tmp_path / "toy", steps=3)
+    drawn = plugin.sample(points, 7, 0)
+    assert drawn.shape == (7, 2) and drawn.dtype == torch.float32
+    assert torch.isfinite(drawn).all() and not torch.equal(drawn, plugin.sample(points, 7, 1))
+    assert plugin.model_info(points)["train_examples"] == 3 * 5 * 128

@@ -36,7 +36,9 @@ def test_registers_every_family_with_budgets_for_every_modality():
     assert [s.name for s in registered] == [s.name for s in SPECS]
     assert {s.family for s in registered} == {"vae", "gan", "diffusion", "flow", "autoregressive"}
     for spec in registered:
-        assert set(spec.modalities) == {"image", "toy", "audio"}
+        # the MAF leaves audio out: 8,000 sequential steps per MADE to sample a clip
+        expected = {"image", "toy"} if spec.name == "maf" else {"image", "toy", "audio"}
+        assert set(spec.modalities) == expected, spec.name
         for budget in BUDGETS:
             for modality in spec.modalities:
                 assert spec.hyperparameters(budget, modality)["steps"] > 0
