@@ -11,12 +11,13 @@ its plot and ``<out>/<slug>-compute.csv``. Nothing here runs a model.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from genbench.metrics.info import METRICS
+from genbench.metrics.info import METRICS, MetricInfo
 from genbench.records.frame import records_to_frame
 from genbench.records.record import RunRecord
 from genbench.records.store import iter_record_files
@@ -41,10 +42,29 @@ from genbench.report.ranking import (
 from genbench.report.summary import metric_columns, summarise
 from genbench.tasks.preview import read_text_snippets
 
-TABLE_GROUPS = (
-    ("Sample quality and diversity", ("sample", "task")),
-    ("Likelihood, reconstruction and cost", ("likelihood", "reconstruction", "speed", "model")),
+SUPPORT_AND_COPYING = (
+    "vendi",
+    "alpha_precision",
+    "beta_recall",
+    "authenticity",
+    "copying_ct",
+    "copying_p",
+    "mmd_rbf",
 )
+"""The newer sample metrics, shown in a table of their own."""
+
+TABLE_GROUPS: tuple[tuple[str, Callable[[MetricInfo], bool]], ...] = (
+    (
+        "Sample quality and diversity",
+        lambda info: info.kind in ("sample", "task") and info.name not in SUPPORT_AND_COPYING,
+    ),
+    ("Diversity, support and copying", lambda info: info.name in SUPPORT_AND_COPYING),
+    (
+        "Likelihood, reconstruction and cost",
+        lambda info: info.kind in ("likelihood", "reconstruction", "speed", "model"),
+    ),
+)
+"""Each leaderboard table's title and the metrics it shows."""
 BOUND_MARK = "†"
 INTERVAL_NOTE = (
     "± is the half-width of a 95 % interval for the mean over seeds. Its variance is the larger "
@@ -149,8 +169,8 @@ def _write_task(
     parts += _header_lines(summary, runs)
     metrics = metric_columns(summary)
     ranks = rank_labels(summary, primary_metric(summary))
-    for title, kinds in TABLE_GROUPS:
-        chosen = [m for m in metrics if METRICS[m].kind in kinds]
+    for title, shows in TABLE_GROUPS:
+        chosen = [m for m in metrics if shows(METRICS[m])]
         if chosen:
             table_text = _metric_table(summary, chosen, ranks)
             parts += [f"## {title}", "", table_text, "", INTERVAL_NOTE, ""]
