@@ -368,7 +368,8 @@ def _show_samples(source: Path, assets: Path, name: str, slug: str, alt: str) ->
     if source.suffix == ".png":
         lines = [f"![{escape(alt)}]({slug}/{target.name})", ""]
     elif source.suffix == ".txt":
-        lines = [_quote(snippet) for snippet in read_text_snippets(source)]
+        snippets = read_text_snippets(source)[:LEADERBOARD_SNIPPETS]
+        lines = [_quote(snippet) for snippet in snippets]
         lines = [line for quoted in lines for line in (quoted, "")]
     else:
         lines = [f"- [{escape(name)}]({slug}/{target.name})", ""]
@@ -390,6 +391,10 @@ STRIP_ORDER = ("most_realistic", "least_realistic")
 
 LEADERBOARD_CLIPS = 4
 """Audio clips per preview copied next to an audio task's leaderboard."""
+
+LEADERBOARD_SNIPPETS = 3
+"""Text snippets per preview quoted on a text task's leaderboard (the file
+beside the record holds more)."""
 
 
 def _copy_clips(preview: Path, assets: Path, name: str) -> list[Path]:

@@ -190,11 +190,13 @@ def test_text_strips_are_quoted_snippets(tmp_path):
     record = _record("lm", "autoregressive", 0, {"fid": 1.0}).with_strips(strip)
     path = write_record(record_path(root, "toy/ring8", "lm", "default", 0), record)
     save_text_snippets(
-        ["def f():\n    return *x*", "ok"], path.with_name("default-seed0-most-realistic")
+        ["def f():\n    return *x*", "ok", "third", "fourth"],
+        path.with_name("default-seed0-most-realistic"),
     )
     build_leaderboards(root, tmp_path / "lb")
     text = (tmp_path / "lb" / "toy-ring8.md").read_text()
     assert "> def f(): ⏎ return \\*x\\*\n\n> ok\n" in text
+    assert "> third" in text and "fourth" not in text  # three snippets a strip
 
 
 def test_text_snippets_keep_newlines_and_are_cut(tmp_path):
