@@ -172,9 +172,9 @@ def run(n: int, dim: int, repeats: int) -> None:
     times["suite, prepared reference (first model)"] = (t_first, suite_theirs)
     times["suite, prepared reference (further models)"] = (t_further, suite_theirs)
 
-    print(f"{'item':45s} {'genbench s':>11s} {'torch-fidelity s':>17s} {'speed-up':>9s}")
+    print(f"{'item':50s} {'genbench s':>11s} {'torch-fidelity s':>17s} {'speed-up':>9s}")
     for name, (mine, other) in times.items():
-        print(f"{name:45s} {mine:11.2f} {other:17.2f} {other / mine:8.1f}x")
+        print(f"{name:50s} {mine:11.2f} {other:17.2f} {other / mine:8.1f}x")
     print(f"(reference preparation alone: {t_prepare:.2f} s; FD∞ alone: {t_infinity:.2f} s)")
     t_blocks, _ = best_time(lambda: inner_product_blocks(real, generated), repeats)
     print(

@@ -56,6 +56,11 @@ def _copying(summary: pd.DataFrame) -> list[str]:
         text += f"level {COPYING_LEVEL}, mean p over seeds) flags copying by {named}"
         rest = rows[rows["copying_p"] >= COPYING_LEVEL]
         text += f"; it does not reject for the other {len(rest)} rows." if len(rest) else "."
+        text += (
+            " A negative C_T means samples sit closer to the training set than held-out data "
+            "does: copying, or samples crowded into the densest parts of the data; "
+            "authenticity and the memorisation fraction tell the two apart."
+        )
     return [text]
 
 

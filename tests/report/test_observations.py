@@ -125,3 +125,17 @@ def test_mixture_tasks_get_one_sentence_per_mode_count():
         "Fewer modes covered (within the high-quality radius) than the best (8): "
         "`vae` (5), `gaussian` (0)."
     ) in notes
+
+
+def test_copying_sentence_names_the_rows_c_t_flags_and_only_those():
+    summary = _summary().assign(
+        copying_ct=[0.4, -12.2, 0.1, 3.0, 2.0, 1.0, -1.7],
+        copying_p=[0.9, 0.0, 0.5, 1.0, 0.99, 0.8, 0.004],
+    )
+    (sentence,) = [n for n in observations(summary, "fid", FLOOR) if "C_T" in n]
+    assert "flags copying by `memorizer` (baseline) (C_T -12.2, p 0), `pixelcnn`" in sentence
+    assert "it does not reject for the other 5 rows." in sentence
+    assert "`data`" not in sentence
+    quiet = summary.assign(copying_p=0.5)
+    (sentence,) = [n for n in observations(quiet, "fid", FLOOR) if "C_T" in n]
+    assert sentence.endswith("level 0.01) flags no row.")
