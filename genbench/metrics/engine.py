@@ -74,6 +74,7 @@ from genbench.metrics.uncertainty import (
     Interval,
     bootstrap_indices,
     bootstrap_interval,
+    generated_bootstrap_method,
     normal_interval,
     resample_counts,
 )
@@ -391,7 +392,7 @@ def score_samples(
             intervals["inception_score_mean"] = bootstrap_interval(
                 values["inception_score_mean"],
                 np.asarray(replicates),
-                _method(m, resamples, "recomputed"),
+                generated_bootstrap_method(m, resamples, "recomputed"),
             )
     if extra is None:
         return SampleScores(values, intervals)
@@ -445,12 +446,6 @@ def _neighbours_and_kid(
     return _Passes(neighbours, kid, kernel_rows)
 
 
-def _method(m: int, resamples: int, how: str) -> str:
-    return (
-        f"bootstrap over the {m} generated samples, reference fixed ({resamples} resamples, {how})"
-    )
-
-
 def _bootstrap_intervals(
     values: dict[str, float],
     counts: np.ndarray,
@@ -462,10 +457,12 @@ def _bootstrap_intervals(
 ) -> dict[str, Interval]:
     m, resamples = features.shape[0], len(indices)
     intervals = {}
-    exact = _method(m, resamples, "recomputed; recall keeps the full set's radii")
+    exact = generated_bootstrap_method(
+        m, resamples, "recomputed; recall keeps the full set's radii"
+    )
     for name, replicates in passes.neighbours.contributions().replicates(counts).items():
         intervals[name] = bootstrap_interval(values[name], replicates, exact)
-    linear = _method(m, resamples, "linearised: first-order influence")
+    linear = generated_bootstrap_method(m, resamples, "linearised: first-order influence")
     fid_influence = frechet_influence(reference.frechet, generated_stats, features)
     intervals["fid"] = bootstrap_interval(
         values["fid"], linearised_replicates(values["fid"], fid_influence, counts), linear
@@ -481,7 +478,7 @@ def _memorisation_intervals(
     values: dict[str, float], ratios: np.ndarray, indices: np.ndarray, threshold: float
 ) -> dict[str, Interval]:
     resampled = ratios[indices]
-    method = _method(len(ratios), len(indices), "recomputed")
+    method = generated_bootstrap_method(len(ratios), len(indices), "recomputed")
     replicates = {
         "memorisation_fraction": (resampled < threshold).mean(axis=1),
         "memorisation_median_ratio": np.median(resampled, axis=1),

@@ -59,7 +59,7 @@ from genbench.metrics.memorisation import TrainingNeighbours, nearest_training
 from genbench.metrics.mmd import CMMD_SCALE, rbf_kernel_sum
 from genbench.metrics.pairwise import FLOAT64_SCREEN_MAX_DIM
 from genbench.metrics.sample_scores import rarity_scores, realism_scores
-from genbench.metrics.uncertainty import Interval, bootstrap_interval
+from genbench.metrics.uncertainty import Interval, bootstrap_interval, generated_bootstrap_method
 from genbench.metrics.vendi import vendi_with_influence
 
 MMD_BANDWIDTH_SAMPLES = 2000
@@ -256,12 +256,6 @@ def score_newer(
     return scores
 
 
-def _method(m: int, resamples: int, how: str) -> str:
-    return (
-        f"bootstrap over the {m} generated samples, reference fixed ({resamples} resamples, {how})"
-    )
-
-
 def _vendi(
     scores: NewerScores, reference: NewerReference, g: np.ndarray, counts: np.ndarray | None
 ) -> None:
@@ -276,7 +270,9 @@ def _vendi(
         scores.intervals["vendi"] = bootstrap_interval(
             value,
             replicates,
-            _method(g.shape[0], len(counts), "linearised: first-order influence on log Vendi"),
+            generated_bootstrap_method(
+                g.shape[0], len(counts), "linearised: first-order influence on log Vendi"
+            ),
         )
 
 
@@ -317,7 +313,7 @@ def _alpha_beta(
             levels,
         )
         recall_replicates.append(integrated_value(curve, levels))
-    method = _method(m, resamples, "recomputed")
+    method = generated_bootstrap_method(m, resamples, "recomputed")
     scores.intervals["alpha_precision"] = bootstrap_interval(
         scores.values["alpha_precision"], np.asarray(precision_replicates), method
     )
@@ -405,7 +401,7 @@ def _mmd(
         scores.intervals["mmd_rbf"] = bootstrap_interval(
             value,
             linearised_replicates(value, influence - influence.mean(), counts),
-            _method(m, len(counts), "linearised: first-order influence"),
+            generated_bootstrap_method(m, len(counts), "linearised: first-order influence"),
         )
 
 
@@ -425,7 +421,7 @@ def _authenticity_and_copying(
         scores.intervals["authenticity"] = bootstrap_interval(
             scores.values["authenticity"],
             authentic[indices].mean(axis=1),
-            _method(g.shape[0], len(indices), "recomputed"),
+            generated_bootstrap_method(g.shape[0], len(indices), "recomputed"),
         )
     centres = reference.copying_centres
     if centres is None or g.shape[0] < centres.shape[0] * (DEFAULT_TAU + 1):
@@ -455,5 +451,5 @@ def _authenticity_and_copying(
         scores.intervals["copying_ct"] = bootstrap_interval(
             result.statistic,
             np.asarray([test(rows).statistic for rows in indices]),
-            _method(g.shape[0], len(indices), "recomputed"),
+            generated_bootstrap_method(g.shape[0], len(indices), "recomputed"),
         )

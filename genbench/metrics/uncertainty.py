@@ -93,6 +93,15 @@ def resample_counts(indices: np.ndarray, n: int) -> np.ndarray:
     return np.bincount((indices + offsets).ravel(), minlength=resamples * n).reshape(resamples, n)
 
 
+def generated_bootstrap_method(m: int, resamples: int, how: str) -> str:
+    """The ``method`` text of an interval from a bootstrap over ``m``
+    generated samples with the real reference fixed; ``how`` says how each
+    resample's value was obtained (e.g. ``"recomputed"``)."""
+    return (
+        f"bootstrap over the {m} generated samples, reference fixed ({resamples} resamples, {how})"
+    )
+
+
 def bootstrap_interval(estimate: float, replicates: np.ndarray, method: str) -> Interval:
     """The normal 95 % interval around ``estimate`` with the standard
     deviation of the bootstrap ``replicates`` (one value per resample) as its
