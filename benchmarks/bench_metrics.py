@@ -176,6 +176,10 @@ def run(n: int, dim: int, repeats: int) -> None:
     for name, (mine, other) in times.items():
         print(f"{name:50s} {mine:11.2f} {other:17.2f} {other / mine:8.1f}x")
     print(f"(reference preparation alone: {t_prepare:.2f} s; FD∞ alone: {t_infinity:.2f} s)")
+    print(
+        f"(the newer metrics and their intervals, read from the classic metrics' blocks: "
+        f"{t_newer - t_cold:.2f} s of the whole suite)"
+    )
     t_blocks, _ = best_time(lambda: inner_product_blocks(real, generated), repeats)
     print(
         f"(the three N x N float32 inner-product blocks alone, symmetric ones by syrk: "

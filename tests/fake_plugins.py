@@ -4,7 +4,8 @@ spawned and Dask workers can load it too).
 Each fake model misbehaves in one way on the toy tasks (``fake-hangs``,
 ``fake-spins`` and ``fake-stuck`` run past any time limit: sleeping in short
 steps, busy-looping in Python, and asleep in native code, which no
-exception can interrupt); ``fake-good`` is a
+exception can interrupt; ``fake-ll-shifted`` answers ``log_likelihood`` well
+on the test set only, badly on the shifted sets); ``fake-good`` is a
 well-behaved Gaussian whose quality is set by ``options["scale"]`` (used to
 make a deliberately degraded model for the regression check).
 """
@@ -29,12 +30,14 @@ _BEHAVIOURS = {
     "fake-stuck": {},
     "fake-none": {},
     "fake-ll-shape": {},
+    "fake-ll-shifted": {},
 }
 
 
 class FakeModel:
     def __init__(self, name: str, centre: torch.Tensor, scale: float) -> None:
         self.name, self.centre, self.scale = name, centre, scale
+        self.likelihood_calls = 0
 
 
 @hookimpl
@@ -42,7 +45,7 @@ def register_models(register):
     for name, options in _BEHAVIOURS.items():
         capabilities = (
             {"sample", "log_likelihood"}
-            if name in ("fake-good", "fake-none", "fake-ll-shape")
+            if name in ("fake-good", "fake-none", "fake-ll-shape", "fake-ll-shifted")
             else {"sample"}
         )
         register(
@@ -98,6 +101,9 @@ def log_likelihood(model, x):
         return None
     dist = torch.distributions.Normal(model.centre.double(), model.scale)
     nats = dist.log_prob(x.double()).sum(dim=1)
-    if model.name == "fake-ll-shape":
+    model.likelihood_calls += 1
+    if model.name == "fake-ll-shape" or (
+        model.name == "fake-ll-shifted" and model.likelihood_calls > 1  # the shifted sets
+    ):
         return LogLikelihood(nats=nats[:-1].numpy(), exact=True)
     return LogLikelihood(nats=nats.numpy(), exact=True)

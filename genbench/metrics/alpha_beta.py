@@ -40,10 +40,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from genbench.metrics._checks import feature_matrix, positive_int, same_dimension
 from genbench.metrics._inputs import enough_samples
 from genbench.metrics._nearest import as_float64, nearest_rows, row_distances
+from genbench.metrics.pairwise import DistanceScreen, GramBlock, certain_bounds
 
 DEFAULT_POINTS = 30
 """Levels on the α (= β) grid: the authors' ``n_steps``."""
@@ -202,3 +204,96 @@ def alpha_beta_metrics(
         delta_precision=integrated_value(precision, levels),
         delta_recall=integrated_value(recall, levels),
     )
+
+
+CANDIDATE_MARGIN = 8
+"""Generated samples kept per real sample beyond the ``keep`` nearest while
+the blocks go by (by screened distance), so that rounding rarely forces a
+second look."""
+
+
+class NearestGenerated:
+    """Each real sample's ``keep`` nearest generated samples, in order, from
+    the blocks of one pass of :func:`~genbench.metrics.pairwise.generated_gram_blocks`
+    (β-recall's nearest generated sample and its bootstrap candidates).
+
+    While the blocks go by, each real sample keeps its ``keep + margin``
+    nearest generated samples by screened squared distance and the smallest
+    screened value it dropped. :meth:`result` recomputes the kept ones
+    exactly (float64 coordinate differences) and orders them by exact value,
+    lower generated index first among ties. The order is final where the
+    smallest dropped value exceeds the exact ``keep``-th by more than the
+    screening error bound; any other real sample (rare: many near-equal
+    distances) is searched again over all generated samples with
+    :meth:`~genbench.metrics.pairwise.DistanceScreen.smallest`.
+
+    Args:
+        to_real: the screen of generated (left) to real (right) distances,
+            in the dtype of the blocks.
+        keep: nearest generated samples wanted per real sample (at most M
+            are returned).
+        margin: extra ones kept while screening.
+    """
+
+    def __init__(self, to_real: DistanceScreen, keep: int, *, margin: int = CANDIDATE_MARGIN):
+        self._screen = to_real
+        m, n = to_real.left.shape[0], to_real.right.shape[0]
+        self._keep = min(positive_int(keep, "keep"), m)
+        self._width = min(self._keep + positive_int(margin, "margin", minimum=0), m)
+        self._values = np.empty((n, 0), dtype=to_real.dtype)
+        self._columns = np.empty((n, 0), dtype=np.int64)
+        self._dropped = np.full(n, np.inf)
+        self._rows_seen = 0
+
+    def add(self, block: GramBlock) -> None:
+        """Merge one block of generated rows into each real sample's list."""
+        rows = block.rows
+        squared = self._screen.squared(block.real, rows)
+        values = np.concatenate([self._values, squared.T], axis=1)
+        columns = np.concatenate(
+            [self._columns, np.broadcast_to(np.arange(rows.start, rows.stop), squared.T.shape)],
+            axis=1,
+        )
+        width = min(self._width + 1, values.shape[1])
+        top = torch.topk(torch.from_numpy(values), width, dim=1, largest=False, sorted=True)
+        order = top.indices.numpy()
+        if width > self._width:
+            self._dropped = np.minimum(self._dropped, top.values[:, self._width].numpy())
+            order = order[:, : self._width]
+        self._values = np.take_along_axis(values, order, axis=1)
+        self._columns = np.take_along_axis(columns, order, axis=1)
+        self._rows_seen += rows.stop - rows.start
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(N, keep)`` generated indices of each real sample's nearest
+        generated samples, nearest first, and the exact distances to them
+        (float64, the square roots of exact squared distances)."""
+        m = self._screen.left.shape[0]
+        if self._rows_seen != m:
+            raise RuntimeError(
+                f"saw {self._rows_seen} of {m} generated rows; feed every block first"
+            )
+        n, width = self._columns.shape
+        real = np.repeat(np.arange(n), width)
+        exact = self._screen.exact(self._columns.ravel(), real).reshape(n, width)
+        order = np.lexsort((self._columns, exact), axis=1)[:, : self._keep]
+        chosen = np.take_along_axis(self._columns, order, axis=1)
+        squared = np.take_along_axis(exact, order, axis=1)
+        errors = self._screen.column_errors(slice(None))
+        _, above = certain_bounds(squared[:, -1], errors, self._screen.dtype)
+        again = np.flatnonzero(~(self._dropped > above))
+        if again.size:
+            chosen[again], squared[again] = self._search(again)
+        return chosen, np.sqrt(squared)
+
+    def _search(self, real_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The exact ``keep`` nearest generated samples of the real rows
+        ``real_rows``, screened over all generated samples."""
+        screen = DistanceScreen(
+            self._screen.right,
+            self._screen.left,
+            left_norms=self._screen.right_norms,
+            right_norms=self._screen.left_norms,
+        )
+        squared = screen.squared(screen.left[real_rows] @ screen.right.T, real_rows)
+        return screen.smallest(squared, real_rows, self._keep)

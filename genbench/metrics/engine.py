@@ -67,7 +67,7 @@ from genbench.metrics.neighbours import (
     NeighbourCounts,
     RealNeighbourhood,
 )
-from genbench.metrics.newer import NewerReference, score_newer
+from genbench.metrics.newer import NewerBlocks, NewerReference, score_newer
 from genbench.metrics.pairwise import as_float32, generated_gram_blocks, screening_features
 from genbench.metrics.uncertainty import (
     BOOTSTRAP_RESAMPLES,
@@ -341,12 +341,13 @@ def score_samples(
         subset_size=kid_subset_size,
         seed=kid_seed,
     )
-    passes = _neighbours_and_kid(
+    passes = _block_pass(
         reference,
         as_float32(features),
         draws,
         block_size=block_size,
         per_sample=resamples > 0,
+        newer=newer,
         device=device,
     )
     kid = passes.kid
@@ -364,14 +365,13 @@ def score_samples(
     indices = bootstrap_indices(m, resamples) if resamples else None
     counts = resample_counts(indices, m) if resamples else None
     extra = None
-    if newer:
+    if passes.newer is not None:
         extra = score_newer(
             reference.newer,
-            reference.real_features,
-            reference.neighbourhood.radius(PRECISION_RECALL_K),
             features,
             reference.training,
             nearest,
+            passes.newer,
             indices=indices,
             counts=counts,
         )
@@ -406,34 +406,46 @@ class _Passes:
     neighbours: NeighbourCounts
     kid: KIDResult
     kernel_rows: KernelRowSums | None
+    newer: NewerBlocks | None
 
 
-def _neighbours_and_kid(
+def _block_pass(
     reference: Reference,
     generated: np.ndarray,
     draws: SubsetDraws,
     *,
     block_size: int | None,
     per_sample: bool,
+    newer: bool,
     device: torch.device | str | None = None,
 ) -> _Passes:
-    """Precision, recall, density, coverage and KID from one pass over
-    blocks of the float32 ``generated`` features, in the dtype the neighbour
-    metrics screen distances in (KID's generated subsets computed directly
-    instead when that is cheaper); with ``per_sample``, also each sample's
-    contributions for the bootstrap. ``device``: see :func:`score_samples`."""
+    """Precision, recall, density, coverage, KID and (with ``newer``) the
+    newer metrics' block consumers from one pass over blocks of the float32
+    ``generated`` features, in the dtype the neighbour metrics screen
+    distances in (KID's generated subsets computed directly instead when
+    that is cheaper); with ``per_sample``, also each sample's contributions
+    for the bootstrap. ``device``: see :func:`score_samples`."""
     screened = screening_features(generated)
     neighbours = NeighbourCounts(reference.neighbourhood, screened, per_sample=per_sample)
     dim = generated.shape[1]
     kernel_sums = GeneratedKernelSums(draws, dim) if share_generated_blocks(draws, dim) else None
     kernel_rows = KernelRowSums(generated.shape[0], dim) if per_sample else None
     real = screening_features(reference.real_features)
+    newer_blocks = None
+    if newer:
+        newer_blocks = NewerBlocks(
+            reference.newer,
+            screened,
+            real,
+            reference.neighbourhood.squared_radius(PRECISION_RECALL_K),
+            real_norms=(
+                reference.neighbourhood.squared_norms if real is reference.real_features else None
+            ),
+        )
+    consumers = [c for c in (neighbours, kernel_sums, kernel_rows, newer_blocks) if c is not None]
     for block in generated_gram_blocks(screened, real, block_size=block_size, device=device):
-        neighbours.add(block)
-        if kernel_sums is not None:
-            kernel_sums.add(block)
-        if kernel_rows is not None:
-            kernel_rows.add(block)
+        for consumer in consumers:
+            consumer.add(block)
     if kernel_sums is not None:
         generated_sums, cross_sums = kernel_sums.generated_sums, kernel_sums.cross_sums
     else:
@@ -443,7 +455,7 @@ def _neighbours_and_kid(
     kid = kid_from_sums(
         generated_sums, reference.real_kernel_sums(draws), cross_sums, draws.subset_size
     )
-    return _Passes(neighbours, kid, kernel_rows)
+    return _Passes(neighbours, kid, kernel_rows, newer_blocks)
 
 
 def _bootstrap_intervals(

@@ -214,6 +214,26 @@ _BUILTIN_METRICS: tuple[tuple[str, str, bool | None, tuple[str, ...], str, str],
      "exp(-sum log p / UTF-8 bytes), as lm-eval."),
     ("word_perplexity", "1", False, _TEXT, "likelihood",
      "exp(-sum log p / whitespace-separated words), as lm-eval."),
+    # likelihood anomaly detection: genbench.metrics.anomaly, shifted sets from
+    # each task's shifted_likelihood_batches
+    ("anomaly_auroc_inverted", "probability", True, ("image",), "likelihood",
+     "AUROC of log-likelihood per dimension, test images against the same images "
+     "inverted (levels - 1 - x): P(test > shifted) + P(tie)/2."),
+    ("anomaly_auroc_shrunk", "probability", True, ("image",), "likelihood",
+     "AUROC of log-likelihood per dimension, test images against the same images at half "
+     "size centred on a zero canvas: P(test > shifted) + P(tie)/2."),
+    ("anomaly_auroc_uniform", "probability", True, ("toy",), "likelihood",
+     "AUROC of log-density per dimension, test points against points uniform on the test "
+     "set's bounding box: P(test > shifted) + P(tie)/2."),
+    ("anomaly_auroc_white_noise", "probability", True, ("audio",), "likelihood",
+     "AUROC of log-likelihood per audio sample, test clips against Gaussian white noise at "
+     "each clip's RMS: P(test > shifted) + P(tie)/2."),
+    ("anomaly_auroc_reversed", "probability", True, ("audio",), "likelihood",
+     "AUROC of log-likelihood per audio sample, test clips against the same clips played "
+     "backwards: P(test > shifted) + P(tie)/2."),
+    ("anomaly_auroc_shuffled", "probability", True, _TEXT, "likelihood",
+     "AUROC of log-likelihood per character, test documents against the same documents "
+     "with their characters shuffled: P(test > shifted) + P(tie)/2."),
     # reconstruction: genbench.metrics.reconstruction
     ("recon_mse", "squared data units", False, ("image", "audio", "toy"), "reconstruction",
      "Mean squared reconstruction error; images on the [0, 1] scale, continuous "
@@ -233,6 +253,13 @@ _BUILTIN_METRICS: tuple[tuple[str, str, bool | None, tuple[str, ...], str, str],
      "Number of trainable parameters of the fitted model."),
     ("nfe", "evaluations/sample", None, _ALL, "model",
      "Network function evaluations per generated sample."),
+    # codebook usage: reported through model_info by the families' vq-vae row
+    ("codebook_perplexity", "codes", True, _ALL, "model",
+     "exp of the entropy (nats) of the test set's empirical distribution of code "
+     "assignments (every code vector of every example): 1 for one code, K for uniform "
+     "use of K codes."),
+    ("codebook_used", "codes", True, _ALL, "model",
+     "Distinct codebook entries assigned to the test set's code vectors."),
     # task metrics: emitted by tasks' extra_metrics
     ("modes_reached", "modes", True, ("toy",), "task",
      "Number of mixture modes that are the nearest mode of enough samples, at any "

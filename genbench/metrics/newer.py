@@ -15,7 +15,10 @@ and adds each number's bootstrap interval:
   reference) samples' cells and nearest-training distances;
 * per model: the generated samples' nearest training sample comes from the
   memorisation pass (authenticity and C_T read it, no second search), the
-  real k = 3 radii from the reference (realism and rarity).
+  real k = 3 radii from the reference (realism and rarity); β-recall's
+  nearest generated samples, MMD's kernel row sums and the realism and
+  rarity scores come from the engine's pass over generated Gram blocks
+  (:class:`NewerBlocks`), the one the classic metrics read.
 
 Kernels and bandwidths are fixed per reference and recorded
 (:attr:`NewerScores.settings`): Vendi uses the cosine kernel on embeddings
@@ -41,6 +44,7 @@ import numpy as np
 
 from genbench.metrics._nearest import as_float64, row_distances, squared_distance_blocks
 from genbench.metrics.alpha_beta import (
+    NearestGenerated,
     alpha_precision_curve,
     beta_recall_curve,
     integrated_value,
@@ -56,9 +60,14 @@ from genbench.metrics.data_copying import (
 )
 from genbench.metrics.influence import linearised_replicates
 from genbench.metrics.memorisation import TrainingNeighbours, nearest_training
-from genbench.metrics.mmd import CMMD_SCALE, rbf_kernel_sum
-from genbench.metrics.pairwise import FLOAT64_SCREEN_MAX_DIM
-from genbench.metrics.sample_scores import rarity_scores, realism_scores
+from genbench.metrics.mmd import CMMD_SCALE, RBFKernelRowSums, rbf_kernel_sum
+from genbench.metrics.pairwise import (
+    FLOAT64_SCREEN_MAX_DIM,
+    DistanceScreen,
+    GramBlock,
+    squared_norms,
+)
+from genbench.metrics.sample_scores import RarityScores, RealismScores
 from genbench.metrics.uncertainty import Interval, bootstrap_interval, generated_bootstrap_method
 from genbench.metrics.vendi import vendi_with_influence
 
@@ -221,38 +230,75 @@ class NewerScores:
     settings: dict[str, dict[str, float | int | str]] = field(default_factory=dict)
 
 
+class NewerBlocks:
+    """The newer metrics' consumers of the engine's pass over generated
+    blocks (:func:`~genbench.metrics.pairwise.generated_gram_blocks`): each
+    real sample's nearest generated samples (β-recall), the RBF kernel row
+    sums (MMD) and the realism and rarity scores.
+
+    Args:
+        reference: the prepared real side (the MMD bandwidth).
+        generated, real: the features the blocks multiply, in the screening
+            dtype (:func:`~genbench.metrics.pairwise.screening_features`).
+        real_squared_radius_3: the real samples' exact squared 3-NN radii.
+        real_norms: the squared norms of ``real``, when known.
+    """
+
+    def __init__(
+        self,
+        reference: NewerReference,
+        generated: np.ndarray,
+        real: np.ndarray,
+        real_squared_radius_3: np.ndarray,
+        *,
+        real_norms: np.ndarray | None = None,
+    ) -> None:
+        norms = squared_norms(generated)
+        among = DistanceScreen(generated, generated, left_norms=norms, right_norms=norms)
+        self.to_real = DistanceScreen(generated, real, left_norms=norms, right_norms=real_norms)
+        self.nearest = NearestGenerated(self.to_real, BETA_CANDIDATES)
+        self.kernels = RBFKernelRowSums(among, self.to_real, reference.mmd_sigma)
+        self.realism = RealismScores(self.to_real, np.sqrt(real_squared_radius_3))
+        self.rarity = RarityScores(self.to_real, real_squared_radius_3)
+
+    def add(self, block: GramBlock) -> None:
+        """Feed one block to every consumer."""
+        for consumer in (self.nearest, self.kernels, self.realism, self.rarity):
+            consumer.add(block)
+
+
 def score_newer(
     reference: NewerReference,
-    real: np.ndarray,
-    real_radius_3: np.ndarray,
     generated: np.ndarray,
     training: TrainingNeighbours | None,
     nearest_train: tuple[np.ndarray, np.ndarray] | None,
+    blocks: NewerBlocks,
     *,
     indices: np.ndarray | None,
     counts: np.ndarray | None,
 ) -> NewerScores:
-    """The newer metrics of ``generated`` (``(M, d)``) against the real
-    features ``real`` and their prepared ``reference``.
+    """The newer metrics of ``generated`` (``(M, d)``) against the prepared
+    real ``reference``.
 
     Args:
-        real_radius_3: the real samples' exact 3-NN radii (distances).
         training, nearest_train: the training neighbours and, for each
             generated sample, its nearest training row and the distance to
             it (from the memorisation pass); ``None`` skips authenticity and
             C_T.
+        blocks: the consumers fed every block of the engine's pass over
+            ``generated``.
         indices, counts: the bootstrap's resample rows and counts
             (``(B, M)`` each), or ``None`` for no intervals.
     """
     g = as_float64(generated)
     scores = NewerScores(values={})
     _vendi(scores, reference, g, counts)
-    _alpha_beta(scores, reference, as_float64(real), g, counts, indices)
-    _mmd(scores, reference, as_float64(real), g, counts)
+    _alpha_beta(scores, reference, g, blocks, counts, indices)
+    _mmd(scores, reference, blocks.kernels, counts)
     if training is not None and nearest_train is not None:
         _authenticity_and_copying(scores, reference, training, g, nearest_train, indices)
-    scores.per_sample["realism"] = realism_scores(real, g, real_radii=real_radius_3)
-    scores.per_sample["rarity"] = rarity_scores(real, g, real_radii=real_radius_3)
+    scores.per_sample["realism"] = blocks.realism.scores
+    scores.per_sample["rarity"] = blocks.rarity.scores
     return scores
 
 
@@ -279,15 +325,15 @@ def _vendi(
 def _alpha_beta(
     scores: NewerScores,
     reference: NewerReference,
-    r: np.ndarray,
     g: np.ndarray,
+    blocks: NewerBlocks,
     counts: np.ndarray | None,
     indices: np.ndarray | None,
 ) -> None:
     levels = level_grid()
     to_centre = row_distances(g, reference.centre[None, :])
     precision = alpha_precision_curve(reference.real_to_centre, to_centre, levels)
-    candidates, candidate_distances = nearest_candidates(r, g, BETA_CANDIDATES)
+    candidates, candidate_distances = blocks.nearest.result()
     nearest, distance = candidates[:, 0], candidate_distances[:, 0]
     neighbour_to_centre = row_distances(g[nearest], g.mean(axis=0)[None, :])
     recall = beta_recall_curve(reference.real_nearest_real, distance, neighbour_to_centre, levels)
@@ -304,12 +350,16 @@ def _alpha_beta(
     recall_replicates = []
     for row in counts:
         drawn = row > 0
-        chosen, chosen_distance = _nearest_drawn(r, g, candidates, candidate_distances, drawn)
+        chosen, chosen_distance = _nearest_drawn(
+            blocks.to_real, candidates, candidate_distances, drawn
+        )
         centre = row @ g / m
+        # many real samples share a nearest generated sample: measure each once
+        unique, inverse = np.unique(chosen, return_inverse=True)
         curve = beta_recall_curve(
             reference.real_nearest_real,
             chosen_distance,
-            row_distances(g[chosen], centre[None, :]),
+            row_distances(g[unique], centre[None, :])[inverse],
             levels,
         )
         recall_replicates.append(integrated_value(curve, levels))
@@ -322,67 +372,36 @@ def _alpha_beta(
     )
 
 
-def nearest_candidates(
-    queries: np.ndarray, points: np.ndarray, keep: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """For each query row, the indices of its ``keep`` nearest rows of
-    ``points`` in order (float64 Gram-formula squared distances, ties by
-    lower index, as ``numpy.argmin`` picks), and their distances recomputed
-    from the coordinate differences: ``(n, keep)`` each."""
-    keep = min(keep, points.shape[0])
-    chosen = np.empty((queries.shape[0], keep), dtype=np.int64)
-    for rows, squared in squared_distance_blocks(queries, points):
-        if keep < squared.shape[1]:
-            part = np.argpartition(squared, keep - 1, axis=1)[:, :keep]
-        else:
-            part = np.tile(np.arange(squared.shape[1]), (squared.shape[0], 1))
-        values = np.take_along_axis(squared, part, axis=1)
-        order = np.lexsort((part, values), axis=-1)
-        chosen[rows] = np.take_along_axis(part, order, axis=1)
-    distances = np.stack(
-        [row_distances(queries, points[chosen[:, j]]) for j in range(keep)], axis=1
-    )
-    return chosen, distances
-
-
 def _nearest_drawn(
-    r: np.ndarray,
-    g: np.ndarray,
+    to_real: DistanceScreen,
     candidates: np.ndarray,
     candidate_distances: np.ndarray,
     drawn: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each real sample's nearest generated sample among the ``drawn`` ones
-    and the distance to it: the first drawn candidate, else a full search."""
+    and the distance to it: the first drawn candidate, else (no candidate
+    drawn, probability about e^-32) an exact search over the drawn ones,
+    lower index first among ties."""
     present = drawn[candidates]
     first = np.argmax(present, axis=1)
     rows = np.arange(len(candidates))
     chosen, distance = candidates[rows, first], candidate_distances[rows, first]
-    missing = np.flatnonzero(~present.any(axis=1))
-    if missing.size:
-        pool = np.flatnonzero(drawn)
-        nearest, far = nearest_candidates(r[missing], g[pool], 1)
-        chosen[missing], distance[missing] = pool[nearest[:, 0]], far[:, 0]
+    pool = np.flatnonzero(drawn)
+    for real in np.flatnonzero(~present.any(axis=1)):
+        squared = to_real.exact(pool, np.full(pool.size, real))
+        nearest = int(np.argmin(squared))
+        chosen[real], distance[real] = pool[nearest], np.sqrt(squared[nearest])
     return chosen, distance
 
 
 def _mmd(
     scores: NewerScores,
     reference: NewerReference,
-    r: np.ndarray,
-    g: np.ndarray,
+    kernels: RBFKernelRowSums,
     counts: np.ndarray | None,
 ) -> None:
-    n, m = r.shape[0], g.shape[0]
-    scale = -1.0 / (2.0 * reference.mmd_sigma**2)
-    with_generated, with_real = np.empty(m), np.empty(m)
-    for rows, squared in squared_distance_blocks(g, g):
-        values = np.exp(squared * scale)
-        local = np.arange(values.shape[0])
-        values[local, rows.start + local] = 0.0
-        with_generated[rows] = values.sum(axis=1)
-    for rows, squared in squared_distance_blocks(g, r):
-        with_real[rows] = np.exp(squared * scale).sum(axis=1)
+    n, m = reference.real_to_centre.shape[0], kernels.with_real.shape[0]
+    with_generated, with_real = kernels.with_generated, kernels.with_real
     mmd2 = (
         reference.mmd_real_sum / (n * (n - 1))
         + with_generated.sum() / (m * (m - 1))

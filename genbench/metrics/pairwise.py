@@ -234,10 +234,23 @@ class DistanceScreen:
         ``squared`` (the screened values of the rows ``left[index]``; entries
         set to ``inf`` are excluded), the lowest index among exact ties, and
         its exact squared distance."""
-        limit = squared.min(axis=1).astype(np.float64) + 2.0 * self.row_errors(index)
+        columns, values = self.smallest(squared, index, 1)
+        return columns[:, 0], values[:, 0]
+
+    def smallest(
+        self, squared: np.ndarray, index: np.ndarray, keep: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The ``keep`` exact nearest columns of each row of ``squared`` (the
+        screened values of the rows ``left[index]``; ``keep`` at most the row
+        length) in order of exact squared distance, lower index first among
+        ties, and those distances: ``(n, keep)`` each. Candidates are the
+        entries within twice the error bound of the screened ``keep``-th
+        smallest value, which holds every entry that can be among the exact
+        ``keep`` smallest."""
+        limit = screened_kth_smallest(squared, keep - 1) + 2.0 * self.row_errors(index)
         groups = self._candidates(squared, index, limit)
-        first = groups.order[groups.starts]
-        return groups.columns[first], groups.sorted_values[groups.starts]
+        positions = groups.starts[:, None] + np.arange(keep)
+        return groups.columns[groups.order[positions]], groups.sorted_values[positions]
 
     def _candidates(self, squared: np.ndarray, index: np.ndarray, limit: np.ndarray) -> _Candidates:
         """Exact values of the entries with ``squared <= limit`` (rounded up)

@@ -37,6 +37,13 @@ import numpy as np
 
 from genbench.metrics._checks import feature_matrix, positive_int, same_dimension
 from genbench.metrics._nearest import as_float64, kth_neighbour_radii, squared_distance_blocks
+from genbench.metrics.pairwise import (
+    DistanceScreen,
+    GramBlock,
+    certain_bounds,
+    sparse_nonzero,
+    squared_distances,
+)
 
 DEFAULT_K = 3
 REALISM_EPS = 1e-5
@@ -109,3 +116,85 @@ def rarity_scores(
         smallest = np.min(np.where(inside, radii[None, :], np.inf), axis=1)
         scores[rows] = np.where(np.isinf(smallest), np.nan, smallest)
     return scores
+
+
+class RealismScores:
+    """Realism scores of the generated samples, from the blocks of one pass
+    of :func:`~genbench.metrics.pairwise.generated_gram_blocks`.
+
+    Each pair's screened squared distance bounds its ratio
+    ``r_k(R_i) / (d + eps)`` from above and below; the pairs whose upper
+    bound reaches the largest lower bound of their row are the only ones
+    that can hold the maximum, and they are recomputed from exact squared
+    distances (float64 coordinate differences). The scores equal
+    :func:`realism_scores` on exact distances.
+
+    Args:
+        to_real: the screen of generated (left) to real (right) distances.
+        real_radii: ``(N,)`` the real samples' exact k-NN radii (distances).
+        eps: as in :func:`realism_scores`.
+    """
+
+    def __init__(
+        self, to_real: DistanceScreen, real_radii: np.ndarray, *, eps: float = REALISM_EPS
+    ) -> None:
+        radii = np.asarray(real_radii, dtype=np.float64)
+        self._screen = to_real
+        self._columns = np.flatnonzero(radii <= np.percentile(radii, 50))
+        self._radii = radii[self._columns]
+        self._eps = float(eps)
+        self.scores = np.full(to_real.left.shape[0], np.nan)
+
+    def add(self, block: GramBlock) -> None:
+        """Score one block of generated rows."""
+        rows, screen = block.rows, self._screen
+        squared = squared_distances(
+            block.real[:, self._columns],
+            screen.left_norms[rows],
+            screen.right_norms[self._columns],
+        ).astype(np.float64)
+        errors = screen.row_errors(rows)[:, None]
+        lowest = self._radii / (np.sqrt(squared + errors) + self._eps)
+        floor = lowest.max(axis=1) * (1.0 - 1e-9)
+        highest = self._radii / (np.sqrt(np.maximum(squared - errors, 0.0)) + self._eps)
+        local, which = np.nonzero(highest >= floor[:, None])
+        exact = screen.exact(rows.start + local, self._columns[which])
+        ratios = self._radii[which] / (np.sqrt(exact) + self._eps)
+        best = np.full(squared.shape[0], -np.inf)
+        np.maximum.at(best, local, ratios)
+        self.scores[rows] = best
+
+
+class RarityScores:
+    """Rarity scores of the generated samples, from the blocks of one pass
+    of :func:`~genbench.metrics.pairwise.generated_gram_blocks`.
+
+    A pair's ball test ``d² < r_k(R_i)²`` is decided by the screen's
+    certain bounds; undecided pairs with a smaller radius than the row's
+    best certain one are recomputed exactly. The scores equal
+    :func:`rarity_scores` on exact squared distances (NaN: in no ball).
+
+    Args:
+        to_real: the screen of generated (left) to real (right) distances.
+        real_squared_radii: ``(N,)`` the real samples' exact squared k-NN radii.
+    """
+
+    def __init__(self, to_real: DistanceScreen, real_squared_radii: np.ndarray) -> None:
+        self._screen = to_real
+        self._squared_radii = np.asarray(real_squared_radii, dtype=np.float64)
+        self.scores = np.full(to_real.left.shape[0], np.nan)
+
+    def add(self, block: GramBlock) -> None:
+        """Score one block of generated rows."""
+        rows, screen, radii = block.rows, self._screen, self._squared_radii
+        squared = screen.squared(block.real, rows)
+        below, above = certain_bounds(radii, screen.column_errors(rows), squared.dtype)
+        inside = squared <= below
+        best = np.min(np.where(inside, radii[None, :], np.inf), axis=1)
+        undecided = squared <= above
+        undecided &= ~inside
+        undecided &= radii[None, :] < best[:, None]
+        local, columns = sparse_nonzero(undecided)
+        hits = screen.exact(rows.start + local, columns) < radii[columns]
+        np.minimum.at(best, local[hits], radii[columns[hits]])
+        self.scores[rows] = np.where(np.isinf(best), np.nan, np.sqrt(best))

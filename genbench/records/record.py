@@ -212,10 +212,12 @@ COUNT_KEYS: tuple[str, ...] = (
     "kid_subset_size",
     "likelihood_examples",
     "reconstruction_examples",
+    "anomaly_examples",
 )
 """Sample counts a record may hold (``counts``): generated samples, real
 reference samples, training examples, KID subset size, examples scored by
-``log_likelihood`` and by ``reconstruct``."""
+``log_likelihood`` and by ``reconstruct``, and shifted examples per
+shifted set scored for the likelihood anomaly AUROC."""
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,8 @@ INTERVAL_NOTE = (
     "of the seed-to-seed variance and the mean within-run variance, over the number of seeds "
     "(Student's t with seeds − 1 degrees of freedom when the seed spread is the larger, else "
     "normal); within a run, sample metrics are bootstrapped over the generated samples (the "
-    "real reference fixed) and likelihoods over the test examples. Speed and size metrics vary "
+    "real reference fixed), likelihoods over the test examples and anomaly AUROCs over the test "
+    "and the shifted examples. Speed and size metrics vary "
     "by seed only."
 )
 

@@ -4,8 +4,11 @@ numbers; none is written by hand."""
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
+from genbench.metrics.anomaly import ANOMALY_PREFIX
 from genbench.metrics.data_copying import DEFAULT_LEVEL as COPYING_LEVEL
 from genbench.metrics.info import METRICS
 from genbench.report.markdown import escape, format_number
@@ -28,6 +31,8 @@ def observations(
     notes += _best_sample_quality(summary, primary, noise_floor)
     notes += _against_baselines(summary, primary, noise_floor)
     notes += _best_likelihood(summary)
+    notes += _likelihood_paradox(summary)
+    notes += _shifts_found_more_likely(summary)
     notes += _reconstruction(summary, primary)
     notes += _speed(summary)
     notes += _memorisation(summary)
@@ -146,21 +151,95 @@ def _reconstruction(summary: pd.DataFrame, primary: str) -> list[str]:
     return [f"Reconstruction mean squared error, best first: {', '.join(parts)}."]
 
 
-def _best_likelihood(summary: pd.DataFrame) -> list[str]:
-    for column, unit in (
-        ("bits_per_byte", "bits/byte"),
-        ("bits_per_char", "bits/char"),
-        ("bits_per_dim", "bits/dim"),
-    ):
+LIKELIHOOD_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("bits_per_byte", "bits/byte"),
+    ("bits_per_char", "bits/char"),
+    ("bits_per_dim", "bits/dim"),
+)
+"""The likelihood a task's observations quote, first present wins."""
+
+
+def _likelihood_column(summary: pd.DataFrame) -> tuple[str, str] | None:
+    for column, unit in LIKELIHOOD_COLUMNS:
         if column in summary and summary[column].notna().any():
-            rows = summary.dropna(subset=[column])
-            best = rows.loc[rows[column].idxmin()]
-            kind = "exact" if _is_true(best["likelihood_exact"]) else "an upper bound"
-            return [
-                f"Best likelihood: {_name(best)} at {format_number(best[column])} {unit} "
-                f"({kind}); {len(rows)} rows report a likelihood."
-            ]
-    return []
+            return column, unit
+    return None
+
+
+def _best_likelihood(summary: pd.DataFrame) -> list[str]:
+    found = _likelihood_column(summary)
+    if found is None:
+        return []
+    column, unit = found
+    rows = summary.dropna(subset=[column])
+    best = rows.loc[rows[column].idxmin()]
+    kind = "exact" if _is_true(best["likelihood_exact"]) else "an upper bound"
+    return [
+        f"Best likelihood: {_name(best)} at {format_number(best[column])} {unit} "
+        f"({kind}); {len(rows)} rows report a likelihood."
+    ]
+
+
+def _likelihood_paradox(summary: pd.DataFrame) -> list[str]:
+    """The pair of rows whose likelihood order and anomaly-AUROC order
+    disagree most: row A has the better (lower) bits, row B the higher
+    ``anomaly_auroc_<shift>``, by more than the two AUROC intervals' combined
+    half-width (``sqrt(ci_A^2 + ci_B^2)``); the largest such AUROC gap over
+    every shift. Nothing when the orders agree."""
+    found = _likelihood_column(summary)
+    shifts = [c for c in summary.columns if c.startswith(ANOMALY_PREFIX) and c in METRICS]
+    if found is None or not shifts:
+        return []
+    column, unit = found
+    best: tuple[float, str, pd.Series, pd.Series] | None = None
+    for shift in shifts:
+        rows = summary.dropna(subset=[column, shift])
+        ci = rows.get(f"{shift}_ci", pd.Series(0.0, index=rows.index)).fillna(0.0)
+        for a, row_a in rows.iterrows():
+            for b, row_b in rows.iterrows():
+                gap = row_b[shift] - row_a[shift]
+                disagree = row_a[column] < row_b[column] and gap > math.hypot(ci[a], ci[b])
+                if disagree and (best is None or gap > best[0]):
+                    best = (gap, shift, row_a, row_b)
+    if best is None:
+        return []
+    _, shift, a, b = best
+
+    def auroc(row: pd.Series) -> str:
+        half = row.get(f"{shift}_ci", float("nan"))
+        spread = f" ± {format_number(half)}" if pd.notna(half) else ""
+        return f"{format_number(row[shift])}{spread}"
+
+    name = shift.removeprefix(ANOMALY_PREFIX).replace("_", " ")
+    return [
+        f"A better likelihood is not a better anomaly score: {_name(a)} has "
+        f"{format_number(a[column])} {unit} against {format_number(b[column])} for {_name(b)}, "
+        f"yet tells the test set from the {name} set less well "
+        f"(`{shift}` {auroc(a)} against {auroc(b)})."
+    ]
+
+
+def _shifts_found_more_likely(summary: pd.DataFrame) -> list[str]:
+    """Per shift, the rows whose ``anomaly_auroc_<shift>`` lies below 1/2 by
+    more than its interval's half-width: their likelihood calls the shifted
+    data more probable than the task's own test set."""
+    notes = []
+    for shift in [c for c in summary.columns if c.startswith(ANOMALY_PREFIX) and c in METRICS]:
+        rows = summary.dropna(subset=[shift])
+        half = rows.get(f"{shift}_ci", pd.Series(0.0, index=rows.index)).fillna(0.0)
+        below = rows[rows[shift] + half < 0.5]
+        if below.empty:
+            continue
+        named = ", ".join(
+            f"`{escape(row['model'])}` ({format_number(row[shift])})" for _, row in below.iterrows()
+        )
+        who = f"every row reporting it ({named})" if len(below) == len(rows) else named
+        name = shift.removeprefix(ANOMALY_PREFIX).replace("_", " ")
+        notes.append(
+            f"The likelihood finds the {name} set more probable than the test set itself "
+            f"(`{shift}` below 0.5 beyond its interval) for {who}."
+        )
+    return notes
 
 
 def _speed(summary: pd.DataFrame) -> list[str]:

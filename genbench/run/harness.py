@@ -22,6 +22,12 @@ from genbench.checkpoints import Checkpoint
 from genbench.defaults import MODEL_INFO_TIMEOUT_S, PREVIEW_SAMPLES, STRIP_SAMPLES
 from genbench.devices import is_out_of_memory, out_of_memory_reason, release_memory
 from genbench.features.cache import FeatureCache
+from genbench.metrics.anomaly import (
+    ANOMALY_PREFIX,
+    anomaly_auroc,
+    anomaly_auroc_interval,
+    per_dimension,
+)
 from genbench.metrics.engine import score_samples
 from genbench.metrics.info import METRICS
 from genbench.metrics.likelihood import likelihood_intervals, likelihood_metrics
@@ -148,7 +154,9 @@ class _CellRun:
         self.retrain = False
         self.features = FeatureCache(Path(settings.cache_dir) / "features")
 
-    def hook(self, name: str, **kwargs: Any) -> Any:
+    def hook(self, name: str, timing: str | None = None, **kwargs: Any) -> Any:
+        """Call plugin hook ``name``; its seconds go to ``timings[timing]``
+        (default ``<name>_s``)."""
         self.stage = name
         start = time.perf_counter()
         try:
@@ -159,7 +167,7 @@ class _CellRun:
             if self.device.type == "cuda":  # a hook's queued kernels count in its time
                 with contextlib.suppress(RuntimeError):  # a broken device: the hook's error stands
                     torch.cuda.synchronize(self.device)
-            self.timings[f"{name}_s"] = time.perf_counter() - start
+            self.timings[timing or f"{name}_s"] = time.perf_counter() - start
 
     def fail(self, hook: str, exc: Exception) -> HookFailure:
         return HookFailure(self.plugin, hook, str(exc), type(exc).__name__)
@@ -282,6 +290,35 @@ class _CellRun:
             exact=bool(result.exact), method=result.method, details=dict(result.details)
         )
         self.counts["likelihood_examples"] = len(x)
+        self.evaluate_anomaly(task, model, anomaly_scores(result.nats, counts))
+
+    def evaluate_anomaly(self, task: Task, model: Any, inlier: np.ndarray) -> None:
+        """Score each of the task's shifted sets with ``log_likelihood`` (the
+        same validation; its seconds, all sets together, in ``anomaly_s``)
+        and record ``anomaly_auroc_<shift>`` against the test set's scores
+        ``inlier`` (log-likelihood per dimension), with its interval."""
+        shifted_sets = task.shifted_likelihood_batches(self.cell.eval_budget)
+        seconds = 0.0
+        for shift, x in shifted_sets.items():
+            name = f"{ANOMALY_PREFIX}{shift}"
+            if name not in METRICS:
+                raise ValueError(
+                    f"task {task.name!r} declares shifted set {shift!r} but no metric {name!r} "
+                    "is registered; register it with genbench.metrics.register_metric"
+                )
+            result = self.hook("log_likelihood", timing="anomaly_s", model=model, x=x)
+            seconds += self.timings["anomaly_s"]
+            try:
+                result = validate_log_likelihood(result, len(x), discrete=task.discrete)
+            except SampleValidationError as exc:
+                raise self.fail("log_likelihood", exc) from exc
+            self.stage = "metrics"
+            scores = anomaly_scores(result.nats, task.dimension_counts(x))
+            self.metrics[name] = anomaly_auroc(inlier, scores)
+            self.intervals[name] = anomaly_auroc_interval(inlier, scores)
+            self.counts["anomaly_examples"] = len(x)
+        if shifted_sets:
+            self.timings["anomaly_s"] = seconds
 
     def evaluate_reconstruction(self, task: Task, model: Any) -> None:
         x = task.reconstruction_batch(self.cell.eval_budget)
@@ -296,6 +333,13 @@ class _CellRun:
             reconstruction_metrics(_as_array(x), _as_array(x_hat), levels=image_levels)
         )
         self.counts["reconstruction_examples"] = len(x)
+
+
+def anomaly_scores(nats: np.ndarray, counts: dict[str, np.ndarray]) -> np.ndarray:
+    """The anomaly score of each example: log-likelihood per dimension, by
+    the task's ``dim`` count, or per character on text (whose
+    :meth:`~genbench.tasks.base.Task.dimension_counts` has no ``dim``)."""
+    return per_dimension(nats, counts["dim"] if "dim" in counts else counts["char"])
 
 
 def _as_array(x: Any) -> np.ndarray:

@@ -162,6 +162,22 @@ class _DigitAudioTask(Task):
         """Mu-law codes of the first ``likelihood_examples[budget]`` test clips."""
         return self.encode_mulaw(super().likelihood_batch(budget))
 
+    def shifted_likelihood_batches(self, budget: str) -> dict[str, torch.Tensor]:
+        """Mu-law codes of two shifted versions of the likelihood clips:
+        ``white_noise``, Gaussian white noise at each clip's RMS (clipped to
+        ``[-1, 1]``: the loudness of speech without its structure), and
+        ``reversed``, each clip played backwards (the same samples, so the
+        same amplitude histogram and spectrum, in an order no speaker
+        produces: only a model of temporal structure can tell)."""
+        clips = super().likelihood_batch(budget).to(torch.float32)
+        rms = clips.pow(2).mean(dim=1, keepdim=True).sqrt()
+        draws = self.shift_rng("white_noise").standard_normal(tuple(clips.shape))
+        noise = torch.from_numpy(draws.astype(np.float32)) * rms
+        return {
+            "white_noise": self.encode_mulaw(noise.clamp(-1.0, 1.0)),
+            "reversed": self.encode_mulaw(clips.flip(1)),
+        }
+
     def feature_extractor(self) -> AudioClassifierFeatures:
         """The digit classifier's penultimate-layer embedding (FAD, KID, ...)."""
         from genbench.features.audio_classifier import AudioClassifierFeatures

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import torch
 
-from genbench.hashing import content_hash
+from genbench.hashing import content_hash, derive_seed
 from genbench.metrics.uncertainty import Interval, bootstrap_indices, bootstrap_interval
 from genbench.specs import MODALITIES, validate_name
 from genbench.tasks.validation import (
@@ -164,6 +164,21 @@ class Task(ABC):
         """Test examples scored by ``log_likelihood``, in the format that hook
         takes (audio tasks return mu-law codes, text tasks token ids)."""
         return _take(self.load().test, self.likelihood_examples[budget])
+
+    def shifted_likelihood_batches(self, budget: str) -> dict[str, Any]:
+        """Shifted data for the likelihood anomaly AUROC: shift name ->
+        ``likelihood_examples[budget]`` examples in :meth:`likelihood_batch`'s
+        format (shape, dtype and levels), built only from the task's own
+        data and drawn deterministically (:meth:`shift_rng`). Example ``i``
+        of a shift does not depend on the budget. Each name ``<shift>``
+        needs a registered metric ``anomaly_auroc_<shift>``. The default:
+        no shifted sets, so no anomaly metric."""
+        return {}
+
+    def shift_rng(self, shift: str) -> np.random.Generator:
+        """The random generator of shifted set ``shift``, seeded from the
+        task's fingerprint and the shift's name (the same draws every run)."""
+        return np.random.default_rng(derive_seed(0, self.fingerprint(), "shift", shift))
 
     def reconstruction_batch(self, budget: str) -> Any:
         """Test examples passed to ``reconstruct``, in the sample format."""

@@ -53,9 +53,25 @@ def _images_at(images: np.ndarray, indices: np.ndarray) -> torch.Tensor:
 
 
 class ImageTask(Task):
-    """Shared behaviour of image tasks: the modality and the PNG preview."""
+    """Shared behaviour of image tasks: the modality, the shifted sets of the
+    likelihood anomaly AUROC and the PNG preview."""
 
     modality = "image"
+
+    def shifted_likelihood_batches(self, budget: str) -> dict[str, torch.Tensor]:
+        """Two shifted versions of :meth:`likelihood_batch` (same shape,
+        dtype and levels): ``inverted``, every pixel ``x`` replaced by
+        ``levels - 1 - x`` (the same strokes, the photometric opposite: a
+        shift any likelihood should see), and ``shrunk``, each image at half
+        its height and width (2 x 2 means, rounded) in the middle of a
+        zero canvas (the same digits, smaller, with more blank background:
+        the shift on which a likelihood is known to mislead, since plain
+        background is what a pixel model finds most probable)."""
+        x = self.likelihood_batch(budget)
+        return {
+            "inverted": (int(self.levels) - 1 - x.to(torch.int64)).to(x.dtype),
+            "shrunk": shrink_to_centre(x),
+        }
 
     def save_preview(self, samples: Any, path: Path) -> Path:
         """Write a PNG grid of up to 64 ``samples`` at ``<path>.png``."""
@@ -86,6 +102,20 @@ class ClassifierImageTask(ImageTask):
         if self._extractor is None:
             self._extractor = ClassifierFeatures(self.classifier_key)
         return self._extractor
+
+
+def shrink_to_centre(images: torch.Tensor) -> torch.Tensor:
+    """``N x C x H x W`` images at half size: the means of 2 x 2 blocks
+    (rounded half to even; an odd last row or column dropped), placed in
+    the middle of a zero canvas of the original size, same dtype."""
+    n, c, h, w = images.shape
+    half_h, half_w = h // 2, w // 2
+    blocks = images[:, :, : 2 * half_h, : 2 * half_w].to(torch.float64)
+    small = blocks.reshape(n, c, half_h, 2, half_w, 2).mean(dim=(3, 5)).round()
+    canvas = torch.zeros_like(images)
+    top, left = (h - half_h) // 2, (w - half_w) // 2
+    canvas[:, :, top : top + half_h, left : left + half_w] = small.to(images.dtype)
+    return canvas
 
 
 def _package_file(package: str, *parts: str) -> Path:

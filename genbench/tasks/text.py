@@ -212,6 +212,18 @@ class TextTask(Task):
         """The first ``likelihood_examples[budget]`` test documents (ids)."""
         return list(self.load().test[: self.likelihood_examples[budget]])
 
+    def shifted_likelihood_batches(self, budget: str) -> dict[str, list[torch.Tensor]]:
+        """``shuffled``: each likelihood document with its tokens in a random
+        order (the same characters, bytes and length, so the same unigram
+        statistics; any model of context tells it apart)."""
+        rng = self.shift_rng("shuffled")
+        return {
+            "shuffled": [
+                doc[torch.from_numpy(rng.permutation(len(doc)))]
+                for doc in self.likelihood_batch(budget)
+            ]
+        }
+
     def dimension_counts(self, x: Sequence[torch.Tensor]) -> dict[str, np.ndarray]:
         """Per-document ``char``, ``byte`` and ``word`` counts of ``x``."""
         counts = np.array([self.vocabulary.unit_counts(doc) for doc in x], dtype=np.int64)

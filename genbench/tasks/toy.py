@@ -92,6 +92,17 @@ class GaussianMixtureTask(Task):
         log_normal = -squared / (2 * self.sigma**2) - math.log(2 * math.pi * self.sigma**2)
         return logsumexp(log_normal, axis=1) - math.log(len(self.modes))
 
+    def shifted_likelihood_batches(self, budget: str) -> dict[str, torch.Tensor]:
+        """``uniform``: as many points as :meth:`likelihood_batch`, uniform
+        on the bounding box of the test split (``float32`` ``N x 2``): the
+        data's range without its modes, so a density that has found the
+        modes tells them apart."""
+        count = len(self.likelihood_batch(budget))
+        test = self.load().test.numpy()
+        low, high = test.min(axis=0), test.max(axis=0)
+        points = self.shift_rng("uniform").uniform(low, high, size=(count, 2))
+        return {"uniform": torch.from_numpy(points.astype(np.float32))}
+
     def extra_metrics(self, samples: Any) -> dict[str, float]:
         """``modes_reached``, ``modes_covered``, ``high_quality_fraction``
         and ``true_log_density`` of ``samples`` (``N x 2``; see the module

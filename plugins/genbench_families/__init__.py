@@ -1,5 +1,5 @@
-"""genbench's built-in model families: VAE (with β-VAE and autoencoder
-variants), GAN (hinge and WGAN-GP), diffusion (DDPM and DDIM samplers),
+"""genbench's built-in model families: VAE (with β-VAE, autoencoder and
+VQ-VAE variants), GAN (hinge and WGAN-GP), diffusion (DDPM and DDIM samplers),
 RealNVP and masked autoregressive flows, and PixelCNN (WaveNet on audio),
 for image, toy and audio tasks (the MAF for image and toy tasks only).
 

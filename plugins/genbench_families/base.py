@@ -78,6 +78,12 @@ class GenerativeModel(nn.Module):
         training examples ``probe``; none by default."""
         return {}
 
+    def held_out_diagnostics(self, test: Tensor) -> dict[str, float]:
+        """Extra facts for ``model_info`` measured on the task's model-space
+        test examples ``test`` (e.g. a VQ-VAE's codebook usage); none by
+        default."""
+        return {}
+
 
 def in_chunks(fn: Callable[..., Tensor], *tensors: Tensor, size: int) -> Tensor:
     """``fn`` applied to aligned row-chunks of ``tensors``, concatenated.

@@ -5,7 +5,8 @@ and carry exactly the same budgets (see :mod:`.budgets`). Audio models work
 in the mu-law space of :class:`~genbench_families.space.MuLawSpace`. A row
 is built by its family's algorithm (:data:`ALGORITHMS`) unless
 :data:`ROW_ALGORITHMS` names another for it (the masked autoregressive
-flow is a ``flow`` that is not RealNVP).
+flow is a ``flow`` that is not RealNVP, the VQ-VAE a ``vae`` that is not
+the VAE).
 """
 
 from __future__ import annotations
@@ -23,14 +24,18 @@ from genbench_families.budgets import (
     GAN_BUDGETS,
     VAE_BUDGETS,
 )
+from genbench_families.budgets_flow_matching import FLOW_MATCHING_BUDGETS
 from genbench_families.budgets_maf_wgan import MAF_BUDGETS, WGAN_GP_BUDGETS
+from genbench_families.budgets_vqvae import VQVAE_BUDGETS
 from genbench_families.diffusion import Diffusion
 from genbench_families.flow import RealNVP
+from genbench_families.flow_matching import FlowMatching
 from genbench_families.gan import GAN
 from genbench_families.maf import MAF
 from genbench_families.nets import factory_for
 from genbench_families.space import data_space
 from genbench_families.vae import VAE
+from genbench_families.vqvae import VQVAE
 
 MODALITIES = ("image", "toy", "audio")
 
@@ -40,10 +45,11 @@ ALGORITHMS: dict[str, type[GenerativeModel]] = {
     "diffusion": Diffusion,
     "flow": RealNVP,
     "autoregressive": Autoregressive,
+    "flow-matching": FlowMatching,
 }
 """The algorithm of each family's rows."""
 
-ROW_ALGORITHMS: dict[str, type[GenerativeModel]] = {"maf": MAF}
+ROW_ALGORITHMS: dict[str, type[GenerativeModel]] = {"maf": MAF, "vq-vae": VQVAE}
 """Rows built by another algorithm than their family's."""
 
 
@@ -75,6 +81,18 @@ SPECS: tuple[ModelSpec, ...] = (
         description=(
             "plain autoencoder; samples decode codes drawn from a Gaussian fitted to its "
             "training codes (image default) or N(0, I) codes"
+        ),
+    ),
+    ModelSpec(
+        name="vq-vae",
+        family="vae",
+        modalities=MODALITIES,
+        capabilities={"sample", "log_likelihood", "reconstruct"},
+        budgets=VQVAE_BUDGETS,
+        description=(
+            "VQ-VAE: codebook with straight-through estimator, commitment loss 0.25, "
+            "dead-code restarts; autoregressive prior over the code grid (PixelCNN, "
+            "WaveNet, categorical table on toy); likelihood bound log p(z_q) + log p(x|z_q)"
         ),
     ),
     ModelSpec(
@@ -137,6 +155,28 @@ SPECS: tuple[ModelSpec, ...] = (
         ),
     ),
     ModelSpec(
+        name="flow-matching",
+        family="flow-matching",
+        modalities=MODALITIES,
+        capabilities={"sample", "log_likelihood"},
+        budgets=FLOW_MATCHING_BUDGETS,
+        options={"solver": "heun", "ode_steps": 10},
+        description=(
+            "flow matching on linear paths (diffusion's networks predict the velocity), "
+            "Heun ODE sampler; likelihood by the instantaneous change of variables"
+        ),
+    ),
+    ModelSpec(
+        name="flow-matching-euler8",
+        family="flow-matching",
+        modalities=MODALITIES,
+        capabilities={"sample"},
+        budgets=FLOW_MATCHING_BUDGETS,
+        options={"solver": "euler", "ode_steps": 8, "likelihood": False},
+        trains_as="flow-matching",
+        description="the flow-matching network sampled by 8 Euler steps (NFE 8)",
+    ),
+    ModelSpec(
         name="pixelcnn",
         family="autoregressive",
         modalities=MODALITIES,
@@ -163,7 +203,9 @@ def build(
 def train_examples(hyperparameters: Mapping[str, Any]) -> float | None:
     """Training examples a model's schedule draws from the training split:
     ``steps × batch_size``, times ``critic_steps`` for a GAN (each critic
-    update draws its own real batch; generator updates draw none). A row
+    update draws its own real batch; generator updates draw none), plus
+    the ``prior``'s ``steps × batch_size`` for a VQ-VAE (its prior trains
+    on the training examples' codes, one example per code grid). A row
     with early stopping gives the full schedule's count, an upper bound on
     what a stopped run drew. ``None`` when the row has no ``steps`` or
     ``batch_size``. Reported by ``model_info`` as ``train_examples``: the
@@ -172,4 +214,8 @@ def train_examples(hyperparameters: Mapping[str, Any]) -> float | None:
     if "steps" not in hyperparameters or "batch_size" not in hyperparameters:
         return None
     draws = int(hyperparameters["steps"]) * int(hyperparameters.get("critic_steps", 1))
-    return float(draws * int(hyperparameters["batch_size"]))
+    examples = draws * int(hyperparameters["batch_size"])
+    prior = hyperparameters.get("prior")
+    if prior is not None:
+        examples += int(prior["steps"]) * int(prior["batch_size"])
+    return float(examples)

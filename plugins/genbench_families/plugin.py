@@ -1,4 +1,4 @@
-"""genbench hook implementations for the five model families.
+"""genbench hook implementations for the model families.
 
 Every work hook answers only for this plugin's specs (by name) or for a
 :class:`FittedModel` it built, and only for hooks the model declares; it
@@ -71,9 +71,10 @@ def _as_tensor(x: Any, device: torch.device) -> torch.Tensor:
 
 @hookimpl
 def register_models(register: Callable[[ModelSpec], None]) -> None:
-    """VAE (plus β-VAE and autoencoder variants), GAN (hinge and WGAN-GP
-    rows), diffusion (DDPM and DDIM rows), RealNVP, MAF and PixelCNN, each
-    for image, toy and audio tasks (the MAF for image and toy tasks only)."""
+    """VAE (plus β-VAE, autoencoder and VQ-VAE variants), GAN (hinge and
+    WGAN-GP rows), diffusion (DDPM and DDIM rows), RealNVP, MAF, PixelCNN
+    and flow matching (Heun and 8-step Euler rows), each for image, toy and
+    audio tasks (the MAF for image and toy tasks only)."""
     for spec in SPECS:
         register(spec)
 
@@ -91,7 +92,10 @@ def fit(
     on ``device`` (``None``: the CPU).
 
     Initialisation (on the CPU) and training draw only from ``seed`` (global
-    RNG state is restored afterwards).
+    RNG state is restored afterwards). The fitted model's extra facts come
+    from its ``diagnostics`` on a few training examples and its
+    ``held_out_diagnostics`` on the task's test split (reported, never
+    trained on).
     """
     if spec.name not in SPECS_BY_NAME:
         return None
@@ -112,6 +116,8 @@ def fit(
     model.eval()
     probe = model.space.encode(_as_tensor(task.load().train[:PROBE_EXAMPLES], where))
     info = dict(model.diagnostics(probe))
+    test = model.space.encode(_as_tensor(task.load().test, where))
+    info.update(model.held_out_diagnostics(test))
     examples = train_examples(spec.hyperparameters(budget, task.modality))
     if examples is not None:
         info["train_examples"] = examples

@@ -286,6 +286,8 @@ LIKELIHOODS = {
     "diffusion-ddpm": (False, "vlb"),
     "realnvp": (False, "dequantised"),
     "pixelcnn": (True, "exact"),
+    "vq-vae": (False, "vq-point-mass-bound"),
+    "flow-matching": (False, "dequantised-cnf-hutchinson-trace"),
 }
 
 

@@ -34,7 +34,14 @@ def test_registers_every_family_with_budgets_for_every_modality():
     registered = []
     plugin.register_models(registered.append)
     assert [s.name for s in registered] == [s.name for s in SPECS]
-    assert {s.family for s in registered} == {"vae", "gan", "diffusion", "flow", "autoregressive"}
+    assert {s.family for s in registered} == {
+        "vae",
+        "gan",
+        "diffusion",
+        "flow",
+        "autoregressive",
+        "flow-matching",
+    }
     for spec in registered:
         # the MAF leaves audio out: 8,000 sequential steps per MADE to sample a clip
         expected = {"image", "toy"} if spec.name == "maf" else {"image", "toy", "audio"}

@@ -207,3 +207,19 @@ def test_text_snippets_keep_newlines_and_are_cut(tmp_path):
     assert snippets[0] == "a\nb"
     assert snippets[1] == "x" * 240 + "…"
     assert len(snippets) == 8
+
+
+def test_anomaly_auroc_sits_beside_bits_per_dim_with_its_arrow_and_the_paradox(tmp_path):
+    root = tmp_path / "results"
+    rows = {"flow": (1.2, 0.40), "gauss": (2.4, 0.99)}  # better bits/dim, worse AUROC
+    for model, (bpd, auroc) in rows.items():
+        metrics = {"fid": 1.0, "bits_per_dim": bpd, "anomaly_auroc_uniform": auroc}
+        write_record(
+            record_path(root, "toy/ring8", model, "default", 0), _record(model, "flow", 0, metrics)
+        )
+    text = build_leaderboards(root, tmp_path / "lb")[0].markdown.read_text()
+    header = next(line for line in text.splitlines() if "bits_per_dim" in line)
+    columns = [cell.strip() for cell in header.strip("|").split("|")]
+    position = columns.index("bits_per_dim ↓")
+    assert columns[position + 1] == "anomaly_auroc_uniform ↑"
+    assert "A better likelihood is not a better anomaly score: `flow` (flow) has 1.2" in text

@@ -139,3 +139,56 @@ def test_copying_sentence_names_the_rows_c_t_flags_and_only_those():
     quiet = summary.assign(copying_p=0.5)
     (sentence,) = [n for n in observations(quiet, "fid", FLOOR) if "C_T" in n]
     assert sentence.endswith("level 0.01) flags no row.")
+
+
+def _paradox_summary(**changes) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            "model": ["gaussian", "pixelcnn", "vae"],
+            "family": ["baseline", "autoregressive", "vae"],
+            "bits_per_dim": [2.4, 1.2, 1.7],
+            "likelihood_exact": [True, True, False],
+            "anomaly_auroc_inverted": [0.99, 0.40, 0.98],
+            "anomaly_auroc_inverted_ci": [0.01, 0.05, 0.01],
+        }
+    )
+    return frame.assign(**changes)
+
+
+def test_a_better_likelihood_with_a_worse_anomaly_score_is_called_out():
+    notes = observations(_paradox_summary())
+    paradox = [n for n in notes if n.startswith("A better likelihood")]
+    # the largest disagreement: pixelcnn (1.2 bits/dim, AUROC 0.40) against gaussian (2.4, 0.99)
+    assert paradox == [
+        "A better likelihood is not a better anomaly score: `pixelcnn` (autoregressive) has "
+        "1.2 bits/dim against 2.4 for `gaussian` (baseline), yet tells the test set from the "
+        "inverted set less well (`anomaly_auroc_inverted` 0.4 ± 0.05 against 0.99 ± 0.01)."
+    ]
+
+
+def test_no_paradox_when_the_orders_agree_or_the_gap_is_within_the_intervals():
+    agree = _paradox_summary(anomaly_auroc_inverted=[0.6, 0.99, 0.8])
+    assert not [n for n in observations(agree) if n.startswith("A better likelihood")]
+    # vae (1.7) is below gaussian (2.4) by 0.01 only, inside sqrt(0.01^2 + 0.01^2)
+    close = _paradox_summary(anomaly_auroc_inverted=[0.99, 0.995, 0.98])
+    assert not [n for n in observations(close) if n.startswith("A better likelihood")]
+
+
+def test_rows_that_find_the_shifted_set_more_likely_are_named():
+    summary = _paradox_summary(
+        anomaly_auroc_shrunk=[0.01, 0.45, 0.03], anomaly_auroc_shrunk_ci=[0.005, 0.1, 0.01]
+    )
+    notes = [n for n in observations(summary) if n.startswith("The likelihood finds")]
+    # pixelcnn's 0.45 ± 0.1 reaches 0.5: not named for shrunk; its inverted 0.40 ± 0.05 is
+    assert notes == [
+        "The likelihood finds the inverted set more probable than the test set itself "
+        "(`anomaly_auroc_inverted` below 0.5 beyond its interval) for `pixelcnn` (0.4).",
+        "The likelihood finds the shrunk set more probable than the test set itself "
+        "(`anomaly_auroc_shrunk` below 0.5 beyond its interval) for `gaussian` (0.01), "
+        "`vae` (0.03)."
+    ]
+    everyone = _paradox_summary(anomaly_auroc_shrunk=[0.01, 0.02, 0.03])
+    notes = [n for n in observations(everyone) if n.startswith("The likelihood finds")]
+    assert notes[1].endswith(
+        "for every row reporting it (`gaussian` (0.01), `pixelcnn` (0.02), `vae` (0.03))."
+    )

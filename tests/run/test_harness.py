@@ -105,6 +105,7 @@ def test_successful_record_has_metrics_and_provenance(registry, tmp_path, cache_
         ("fake-raises", "fit", "RuntimeError: the fake plugin exploded while fitting"),
         ("fake-none", "log_likelihood", "did not answer"),
         ("fake-ll-shape", "log_likelihood", r"one value per example, shape \(\d+,\)"),
+        ("fake-ll-shifted", "log_likelihood", r"one value per example, shape \(\d+,\)"),
         ("fake-hangs", "sample", "timed out after 2 s"),
     ],
 )
@@ -226,3 +227,40 @@ def test_another_seed_set_starts_at_first_seed(registry):
     assert [c.seed for c in cells] == [3, 4]
     with pytest.raises(RegistryError, match="--first-seed must be at least 0, got -1"):
         plan_grid(registry, models=["fake-good"], tasks=[TASK], first_seed=-1)
+
+
+def test_likelihood_models_get_an_anomaly_auroc_per_shifted_set(registry, tmp_path, cache_dir):
+    report = run_grid(_cells(registry, ["fake-good"]), _settings(tmp_path, cache_dir), registry)
+    record = _stored(report.written[0])
+    task = registry.task(TASK)
+    shifted = task.shifted_likelihood_batches("smoke")["uniform"]
+    examples = len(task.likelihood_batch("smoke"))
+    assert record["counts"]["anomaly_examples"] == len(shifted) == examples
+    assert record["timings"]["anomaly_s"] > 0
+    # The fake model is a unit Gaussian at the data mean (about the origin): by
+    # its log-density per coordinate, recomputed here, points uniform on the
+    # ring's bounding box lie closer to the centre than the ring itself, so it
+    # calls the shifted set *more* likely and scores below 1/2.
+    normal = torch.distributions.Normal(task.load().train.mean(dim=0).double(), 1.0)
+    inlier = normal.log_prob(task.likelihood_batch("smoke").double()).sum(dim=1).numpy() / 2
+    outlier = normal.log_prob(shifted.double()).sum(dim=1).numpy() / 2
+    pairs = (inlier[:, None] > outlier[None, :]).mean() + 0.5 * (
+        inlier[:, None] == outlier[None, :]
+    ).mean()
+    auroc = record["metrics"]["anomaly_auroc_uniform"]
+    assert auroc == pytest.approx(pairs, abs=1e-12) and auroc < 0.5
+    interval = record["intervals"]["anomaly_auroc_uniform"]
+    assert interval["low"] < auroc < interval["high"] and interval["resamples"] == 200
+    assert "shifted examples" in interval["method"]
+
+
+def test_anomaly_metrics_leave_committed_config_hashes_alone():
+    """Records of likelihood models gain anomaly columns but keep their
+    configuration hash: recomputed from today's registry, it matches the
+    committed records written before the anomaly sets existed."""
+    registry = Registry(get_plugin_manager())
+    repo = Path(__file__).resolve().parents[2]
+    for task, model in (("image/mnist", "pixelcnn"), ("image/mnist", "gaussian")):
+        stored = json.loads((repo / "results" / task / model / "default-seed0.json").read_text())
+        assert "log_likelihood" in stored["config"]["model"]["capabilities"]
+        assert run_config(registry, Cell(model, task, 0, "default")).hash == stored["config_hash"]

@@ -377,3 +377,42 @@ def autoregressive_network(
     """WaveNet producing ``B x *shape x params`` in time order, with an
     incremental sampler (see :class:`WaveNet`)."""
     return WaveNet(shape, params, width, layers)
+
+
+def vq_networks(
+    shape: tuple[int, ...], code_dim: int, params: int, width: int
+) -> tuple[nn.Module, nn.Module, tuple[int, ...]]:
+    """``(encoder, decoder, codes_shape)`` of a VQ-VAE: the encoder folds
+    ``Plan.fold`` samples into a frame (32 at 8 kHz: 250 frames a second)
+    and maps ``B x C x T`` to one ``code_dim`` vector per frame,
+    ``B x code_dim x frames``; the decoder maps that back to
+    ``B x params x C x T``; ``codes_shape = (1, frames)``, the code
+    sequence the causal WaveNet prior models. Kernel-3 convolutions, the
+    middle ones dilated by 2; the decoder's last ``params - 1`` outputs
+    start at :data:`INITIAL_LOG_SCALE` as the VAE decoder's do."""
+    plan = Plan(shape)
+    sequence_shape(shape)  # a clear error before building anything
+    frames = plan.lengths[0]
+    encoder = nn.Sequential(
+        Fold(plan.fold),
+        nn.Conv1d(plan.channels, width, 3, 1, 1),
+        nn.SiLU(),
+        nn.Conv1d(width, width, 3, 1, 2, dilation=2),
+        nn.SiLU(),
+        nn.Conv1d(width, code_dim, 1),
+    )
+    out = nn.Conv1d(width, params * plan.channels, 3, 1, 1)
+    with torch.no_grad():
+        out.bias[plan.channels :] = INITIAL_LOG_SCALE
+    decoder = nn.Sequential(
+        nn.Conv1d(code_dim, width, 3, 1, 1),
+        nn.SiLU(),
+        nn.Conv1d(width, width, 3, 1, 2, dilation=2),
+        nn.SiLU(),
+        out,
+        nn.Unflatten(1, (params, plan.channels)),
+        nn.Flatten(0, 1),
+        Unfold(plan.fold),
+        nn.Unflatten(0, (-1, params)),
+    )
+    return encoder, decoder, (1, frames)

@@ -261,3 +261,45 @@ def autoregressive_network(
     if kernel is not None:
         return GatedPixelCNN(shape, params, width, layers, kernel)
     return PixelCNN(shape, params, width, layers)
+
+
+def vq_networks(
+    shape: tuple[int, ...], code_dim: int, params: int, width: int
+) -> tuple[nn.Module, nn.Module, tuple[int, ...]]:
+    """``(encoder, decoder, codes_shape)`` of a VQ-VAE: the encoder maps
+    ``B x *shape`` to ``B x code_dim x P`` (one vector per cell of the
+    lowest-resolution grid of :class:`Plan`, ``P = h·w`` cells in raster
+    order), the decoder maps that back to ``B x params x *shape``;
+    ``codes_shape = (1, h, w)`` is the code grid as a one-channel image (what
+    the PixelCNN prior models). Fully convolutional, so each code describes
+    its own patch (7 x 7 codes of 4 x 4 pixels for 28 x 28 images)."""
+    plan = Plan(shape)
+    grid = plan.low or plan.size
+    inner = 2 * width if plan.low is not None else width
+    down: list[nn.Module] = []
+    up: list[nn.Module] = []
+    if plan.low is not None:
+        down = [nn.Conv2d(width, inner, 4, 2, 1), nn.SiLU()]
+        up = [nn.ConvTranspose2d(inner, width, 4, 2, 1), nn.SiLU()]
+    encoder = nn.Sequential(
+        plan.folder(),
+        nn.Conv2d(plan.channels, width, 3, 1, 1),
+        nn.SiLU(),
+        *down,
+        nn.Conv2d(inner, inner, 3, 1, 1),
+        nn.SiLU(),
+        nn.Conv2d(inner, code_dim, 1),
+        nn.Flatten(2),
+    )
+    decoder = nn.Sequential(
+        nn.Unflatten(2, grid),
+        nn.Conv2d(code_dim, inner, 3, 1, 1),
+        nn.SiLU(),
+        nn.Conv2d(inner, inner, 3, 1, 1),
+        nn.SiLU(),
+        *up,
+        nn.Conv2d(width, params * plan.channels, 3, 1, 1),
+        plan.unfolder(),
+        nn.Unflatten(1, (params, shape[0])),
+    )
+    return encoder, decoder, (1, *grid)

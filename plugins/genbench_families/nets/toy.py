@@ -188,3 +188,17 @@ def autoregressive_network(
 ) -> nn.Module:
     """MADE producing ``B x D x params``, with a sequential sampler."""
     return MADE(_vector_dim(shape), params, width, layers)
+
+
+def vq_networks(
+    shape: tuple[int, ...], code_dim: int, params: int, width: int
+) -> tuple[nn.Module, nn.Module, tuple[int, ...]]:
+    """``(encoder, decoder, codes_shape)`` of a VQ-VAE: ``x → B x code_dim x 1``
+    (one code per example), ``B x code_dim x 1 → B x params x D``, and
+    ``codes_shape = (1,)`` (the prior is then a categorical table)."""
+    dim = _vector_dim(shape)
+    encoder = nn.Sequential(mlp(dim, code_dim, width), nn.Unflatten(1, (code_dim, 1)))
+    decoder = nn.Sequential(
+        nn.Flatten(1), _Reshape(mlp(code_dim, params * dim, width), (params, dim))
+    )
+    return encoder, decoder, (1,)
