@@ -7,7 +7,7 @@ implementations with :data:`hookimpl`, describe models with
 
 import pluggy
 
-from genbench.specs import BUDGETS, CAPABILITIES, LogLikelihood, ModelSpec
+from genbench.specs import BUDGETS, CAPABILITIES, Condition, LogLikelihood, ModelSpec
 
 __version__ = "0.1.0"
 
@@ -28,6 +28,7 @@ __all__ = [
     "BUDGETS",
     "CAPABILITIES",
     "PROJECT_NAME",
+    "Condition",
     "LogLikelihood",
     "ModelSpec",
     "__version__",

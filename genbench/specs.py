@@ -7,6 +7,7 @@ and picklable so it can travel to process-pool and Dask workers.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -99,8 +100,10 @@ def base_budget(budget: str) -> str:
     return parse_budget(budget)[0]
 
 
-CAPABILITIES: tuple[str, ...] = ("sample", "log_likelihood", "reconstruct")
-"""Hooks a model may answer besides ``fit``."""
+CAPABILITIES: tuple[str, ...] = ("sample", "log_likelihood", "reconstruct", "conditional_sample")
+"""What a model may answer besides ``fit``: a hook's name, or
+``conditional_sample`` for a model whose ``sample`` takes a
+:class:`Condition` (class labels and a guidance scale)."""
 
 MODALITIES: tuple[str, ...] = ("image", "toy", "text", "audio")
 """The data modalities a task belongs to; each has its own data format at the
@@ -144,6 +147,32 @@ def validate_name(name: str, what: str) -> str:
 
 def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType(dict(mapping or {}))
+
+
+@dataclass(frozen=True)
+class Condition:
+    """What a class-conditional ``sample`` call asks for.
+
+    Attributes:
+        labels: ``torch.int64`` tensor of shape ``(n,)`` on the CPU: the
+            class asked for each of the ``n`` samples, in
+            ``[0, task.num_classes)``.
+        guidance: the classifier-free guidance scale ``w >= 0`` (Ho &
+            Salimans, 2022, written so that the guided prediction is
+            ``u + w (c - u)`` for the unconditional prediction ``u`` and the
+            conditional one ``c``): ``0`` is the unconditional model, ``1``
+            the conditional model, above ``1`` guided further towards the
+            label.
+    """
+
+    labels: Any
+    guidance: float
+
+    def __post_init__(self) -> None:
+        guidance = float(self.guidance)
+        if not math.isfinite(guidance) or guidance < 0:
+            raise ValueError(f"guidance must be a finite number >= 0, got {self.guidance!r}")
+        object.__setattr__(self, "guidance", guidance)
 
 
 @dataclass(frozen=True)
