@@ -216,6 +216,11 @@ class ModelSpec:
             alone. An empty tuple declares a model that does not train
             (nothing a rung could scale: ``--budget-sweep`` runs it at
             ``default`` only). Not hashed itself: the scaled values are.
+        default_grid: whether ``genbench run`` includes this row when no
+            model is named (``-m``). A row whose cold cost would push the
+            default run past its time target says ``False``; it runs when
+            named or with ``--all-models``, and its committed records stay
+            on the leaderboards (not hashed).
     """
 
     name: str
@@ -230,6 +235,7 @@ class ModelSpec:
     plugin_version: str = ""
     noise_floor: bool = False
     ladder_keys: tuple[str, ...] = LADDER_KEYS
+    default_grid: bool = True
 
     def __post_init__(self) -> None:
         validate_name(self.name, "model")
@@ -322,6 +328,7 @@ class ModelSpec:
             "plugin_version": self.plugin_version,
             "noise_floor": self.noise_floor,
             "ladder_keys": self.ladder_keys,
+            "default_grid": self.default_grid,
         }
         return (_rebuild_spec, (fields,))
 

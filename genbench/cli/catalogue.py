@@ -33,7 +33,9 @@ def plugins(obj: CliContext) -> None:
 @click.option("-t", "--task", "task_name", help="Only models that support this task.")
 @click.pass_obj
 def models(obj: CliContext, task_name: str | None) -> None:
-    """List registered models."""
+    """List registered models; the `grid` column says whether `genbench run`
+    includes the row when no model is named (`default`) or only with
+    --all-models or --model (`named`)."""
     registry = obj.registry
     specs = (
         registry.models_for(lookup(registry.task, task_name))
@@ -47,11 +49,13 @@ def models(obj: CliContext, task_name: str | None) -> None:
             s.plugin,
             ",".join(s.modalities),
             ",".join(sorted(s.capabilities)),
+            "default" if s.default_grid else "named",
             s.description,
         )
         for s in specs
     ]
-    echo_table(["model", "family", "plugin", "modalities", "capabilities", "description"], rows)
+    header = ["model", "family", "plugin", "modalities", "capabilities", "grid", "description"]
+    echo_table(header, rows)
 
 
 @click.command()

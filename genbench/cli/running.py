@@ -77,6 +77,12 @@ LEADERBOARDS_DEFAULT_HELP = (
 
 @click.command()
 @click.option("-m", "--model", "model_names", multiple=True, help="Model to run (repeatable).")
+@click.option(
+    "--all-models",
+    is_flag=True,
+    help="Every registered model, the rows left out of the default grid included "
+    "(`genbench models` marks them); not with --model.",
+)
 @click.option("-t", "--task", "task_names", multiple=True, help="Task to run (repeatable).")
 @click.option(
     "--seeds",
@@ -168,6 +174,7 @@ LEADERBOARDS_DEFAULT_HELP = (
 def run(
     obj: CliContext,
     model_names,
+    all_models,
     task_names,
     seeds,
     first_seed,
@@ -188,8 +195,9 @@ def run(
 ) -> None:
     """Run models × tasks × seeds and regenerate the leaderboards.
 
-    With no options: every registered model on the default tasks at the
-    default budget, three seeds. Cells with an up-to-date record are skipped,
+    With no options: every registered model in the default grid on the
+    default tasks at the default budget, three seeds (--all-models adds the
+    rows left out of it). Cells with an up-to-date record are skipped,
     so an interrupted run resumes. Exits 1 if any run failed.
     """
     from genbench.devices import DeviceError, resolve_device
@@ -212,7 +220,7 @@ def run(
         raise click.UsageError("--budget-sweep runs the ladder of budgets; drop --budget")
     selection = dict(
         models=model_names, tasks=task_names, seeds=seeds, first_seed=first_seed,
-        n_samples=n_samples,
+        n_samples=n_samples, all_models=all_models,
     )  # fmt: skip
     try:
         if budget_sweep is not None:

@@ -45,11 +45,14 @@ def plan_grid(
     first_seed: int = 0,
     budget: str = "default",
     n_samples: int | None = None,
+    all_models: bool = False,
 ) -> list[Cell]:
     """Every cell of models × tasks × seeds ``first_seed`` ..
     ``first_seed + seeds - 1`` whose model supports the task.
 
-    Unnamed models mean every registered model; unnamed tasks mean
+    Unnamed models mean every registered model in the default grid
+    (:attr:`~genbench.specs.ModelSpec.default_grid`), or every registered
+    model with ``all_models``; unnamed tasks mean
     :data:`~genbench.defaults.DEFAULT_TASKS` (those registered). ``budget``
     is a named budget or a ladder rung (``default-x2``), stored in its
     canonical spelling (``default-x1`` is ``default``). A named model that
@@ -68,6 +71,10 @@ def plan_grid(
         raise RegistryError(f"--samples must be at least 2, got {n_samples}")
     task_names = list(tasks) or [t for t in DEFAULT_TASKS if t in registry.tasks]
     task_objects = [registry.task(name) for name in task_names]
+    if all_models and models:
+        raise RegistryError(
+            "--all-models and --model exclude each other: name the models or ask for all"
+        )
     for name in models:
         spec = registry.model(name)
         if not any(t.modality in spec.modalities for t in task_objects):
@@ -77,6 +84,8 @@ def plan_grid(
     cells = []
     for task in task_objects:
         for spec in registry.models_for(task, models):
+            if not (models or all_models or spec.default_grid):
+                continue
             for seed in range(first_seed, first_seed + seeds):
                 cells.append(Cell(spec.name, task.name, seed, budget, n_samples))
     return cells
@@ -111,6 +120,7 @@ def plan_sweep(
     seeds: int = DEFAULT_SEEDS,
     first_seed: int = 0,
     n_samples: int | None = None,
+    all_models: bool = False,
 ) -> list[Cell]:
     """The cells of :func:`plan_grid` at each ladder rung ``default-xK`` for
     ``K`` in ``multiples`` (``K = 1`` is ``default``), same models, tasks
@@ -145,6 +155,7 @@ def plan_sweep(
             first_seed=first_seed,
             budget=budget,
             n_samples=n_samples,
+            all_models=all_models,
         )
         if multiple > 1:
             planned = [c for c in planned if _on_ladder(registry, c.model, c.task)]
