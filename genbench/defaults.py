@@ -41,6 +41,11 @@ STRIP_SAMPLES = 8
 """Generated samples in each of a run's two strips: its most and its least
 realistic samples by realism score."""
 
+GUIDANCE_SCALES: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0)
+"""Classifier-free guidance scales ``w`` at which the harness samples a
+model declaring ``conditional_sample`` on a task with classes: ``0`` is the
+unconditional model, ``1`` the conditional one, above ``1`` guided."""
+
 PREPARED_REFERENCES_PER_PROCESS = 8
 """Prepared references (real-side statistics) a process keeps in memory,
 oldest dropped first."""

@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 
     from genbench.checkpoints import Checkpoint
     from genbench.metrics.info import MetricInfo
-    from genbench.specs import LogLikelihood, ModelSpec
+    from genbench.specs import Condition, LogLikelihood, ModelSpec
     from genbench.tasks.base import Task
 
 hookspec = pluggy.HookspecMarker("genbench")
@@ -156,12 +156,29 @@ def fit(
 
 
 @hookspec(firstresult=True)
-def sample(model: Any, n: int, seed: int) -> Any | None:
+def sample(model: Any, n: int, seed: int, condition: Condition | None) -> Any | None:
     """Draw ``n`` samples from ``model`` in the task's data format.
 
+    Args:
+        model: what this plugin's ``fit`` returned.
+        n: the number of samples.
+        seed: seeds every random draw of the call.
+        condition: ``None`` for a plain (unconditional) call; else a
+            :class:`~genbench.specs.Condition`: ``condition.labels`` (an
+            ``int64`` tensor of shape ``(n,)``, sample ``i`` of class
+            ``labels[i]``) and ``condition.guidance`` (the classifier-free
+            guidance scale ``w``; ``0`` unconditional, ``1`` conditional).
+            The harness passes a Condition only to models whose spec
+            declares the ``conditional_sample`` capability (which needs
+            ``sample`` too), on tasks with classes. The argument is
+            optional for an implementation: one that does not declare it
+            is called without it and keeps working unchanged; one that
+            does should give it a default (``condition=None``) so direct
+            calls without it keep working.
+
     Returns exactly ``n`` samples (see the data formats in this module's
-    docstring), identical for the same ``seed``; ``None`` when ``model`` is
-    not this plugin's.
+    docstring), identical for the same ``seed`` and ``condition``; ``None``
+    when ``model`` is not this plugin's.
     """
 
 

@@ -119,6 +119,12 @@ class Registry:
                 raise RegistryError(
                     f"plugin {plugin_name!r} registered {type(spec).__name__}, not a ModelSpec"
                 )
+            if "conditional_sample" in spec.capabilities and "sample" not in spec.capabilities:
+                raise RegistryError(
+                    f"model {spec.name!r} from plugin {plugin_name!r} declares "
+                    "'conditional_sample' without 'sample': conditional sampling is the "
+                    "sample hook called with a Condition, so declare both"
+                )
             if spec.name in self.models:
                 other = self.models[spec.name].plugin
                 raise RegistryError(

@@ -163,6 +163,9 @@ _BUILTIN_METRICS: tuple[tuple[str, str, bool | None, tuple[str, ...], str, str],
      "splits of shuffled samples."),
     ("inception_score_std", "1", None, _CLASSIFIER_MODALITIES, "sample",
      "Standard deviation (ddof=0) over splits of the classifier Inception Score."),
+    ("class_accuracy", "1", True, _CLASSIFIER_MODALITIES, "sample",
+     "Guidance sweep only: fraction of class-conditional samples whose classifier "
+     "argmax is the class asked for; Wilson 95% interval."),
     ("memorisation_fraction", "1", False, _ALL, "sample",
      "Fraction of generated points whose distance to the nearest training point is "
      "below 1/3 of that point's own nearest-neighbour distance."),

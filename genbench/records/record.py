@@ -134,6 +134,39 @@ class SampleStrip:
 
 
 @dataclass(frozen=True)
+class GuidancePoint:
+    """The class-conditional samples of one guidance scale, scored.
+
+    Attributes:
+        guidance: the guidance scale ``w`` the samples were drawn at.
+        metrics: metric name → value (the task's Fréchet distance,
+            ``precision``, ``recall``, ``class_accuracy``).
+        intervals: metric name → its 95 % interval within the run.
+    """
+
+    guidance: float
+    metrics: dict[str, float]
+    intervals: dict[str, Interval] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "guidance": self.guidance,
+            "metrics": dict(self.metrics),
+            "intervals": {name: interval.to_dict() for name, interval in self.intervals.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GuidancePoint:
+        return cls(
+            guidance=float(data["guidance"]),
+            metrics={name: float(value) for name, value in data["metrics"].items()},
+            intervals={
+                name: Interval.from_dict(value) for name, value in data["intervals"].items()
+            },
+        )
+
+
+@dataclass(frozen=True)
 class TaskInfo:
     """Facts about the task that the reports need without loading it."""
 
@@ -244,6 +277,9 @@ class RunRecord:
             beside the record.
         metric_settings: metric name → the kernel, bandwidth and test
             settings behind its value (e.g. ``mmd_rbf``'s σ).
+        guidance: the guidance sweep of a class-conditional model, one
+            point per scale in the order run (empty otherwise; the stored
+            form then has no ``guidance`` key, as before the field existed).
         schema_version: :data:`SCHEMA_VERSION`.
     """
 
@@ -263,6 +299,7 @@ class RunRecord:
     preview: str | None = None
     strips: dict[str, SampleStrip] = field(default_factory=dict)
     metric_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    guidance: tuple[GuidancePoint, ...] = ()
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -304,6 +341,8 @@ class RunRecord:
             data["strips"] = {name: strip.to_dict() for name, strip in self.strips.items()}
         if self.metric_settings:
             data["metric_settings"] = {k: dict(v) for k, v in self.metric_settings.items()}
+        if self.guidance:
+            data["guidance"] = [point.to_dict() for point in self.guidance]
         return data
 
     @classmethod
@@ -350,6 +389,7 @@ class RunRecord:
                     for name, value in data.get("strips", {}).items()
                 },
                 metric_settings={k: dict(v) for k, v in data.get("metric_settings", {}).items()},
+                guidance=tuple(GuidancePoint.from_dict(p) for p in data.get("guidance", [])),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise RecordError(f"malformed record: {type(exc).__name__}: {exc}") from exc

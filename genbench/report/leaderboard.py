@@ -5,7 +5,9 @@ and ``<out>/<slug>.csv`` (the per-model summary over seeds), sample previews
 and a precision–recall plot under ``<out>/<slug>/``, and an index
 ``<out>/README.md``. A task with runs at more than one budget of the ladder
 (``default``, ``default-x2``...) also gets a quality-per-compute section,
-its plot and ``<out>/<slug>-compute.csv``. Nothing here runs a model.
+its plot and ``<out>/<slug>-compute.csv``; one whose records hold guidance
+points, a guidance sweep section, ``<out>/<slug>/guidance.png`` and
+``<out>/<slug>-guidance.csv``. Nothing here runs a model.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from genbench.report.compute import (
     is_upper_rung,
     train_examples_frame,
 )
+from genbench.report.guidance import KEYS, guidance_runs, guidance_section
 from genbench.report.markdown import escape, format_cell, format_number, table
 from genbench.report.observations import observations
 from genbench.report.plots import compute_plot, precision_recall_plot, vendi_precision_plot
@@ -122,11 +125,14 @@ def build_leaderboards(
         frame = _main_budgets(everything)
     summary = summarise(frame)
     previews = _previewed_runs(located)
+    keys = list(KEYS)
+    sweeps = guidance_runs(record for _, record in located).merge(frame[keys], on=keys)
     written = []
     for task, rows in summary.groupby("task", sort=True):
         runs = frame[frame["task"] == task]
         ladder = everything[everything["task"] == task]
-        written.append(_write_task(task, rank(rows), runs, ladder, previews, out))
+        sweep = sweeps[sweeps["task"] == task]
+        written.append(_write_task(task, rank(rows), runs, ladder, sweep, previews, out))
     _write_index(written, summary, out)
     return written
 
@@ -155,6 +161,7 @@ def _write_task(
     summary: pd.DataFrame,
     runs: pd.DataFrame,
     ladder: pd.DataFrame,
+    sweep: pd.DataFrame,
     previews: dict[tuple[str, str], tuple[Path, RunRecord]],
     out: Path,
 ) -> LeaderboardFiles:
@@ -203,6 +210,7 @@ def _write_task(
             "",
         ]
     parts += _compute_section(task, ladder, primary_metric(summary), assets, out)
+    parts += guidance_section(task, sweep, assets, out)
     parts += _model_section(summary)
     parts += _sample_section(summary, task, previews, assets, slug)
     parts += _failure_section(runs)

@@ -1,5 +1,6 @@
 """One run, stage by stage: fit, sample, validate, extract features, score
-samples, then likelihood and reconstruction where the model declares them.
+samples, then the guidance sweep, likelihood and reconstruction where the
+model declares them.
 Every plugin failure is contained in the run's record, a device running out
 of memory included (the cell fails, its memory is released, the grid goes
 on)."""
@@ -19,7 +20,12 @@ import pluggy
 import torch
 
 from genbench.checkpoints import Checkpoint
-from genbench.defaults import MODEL_INFO_TIMEOUT_S, PREVIEW_SAMPLES, STRIP_SAMPLES
+from genbench.defaults import (
+    GUIDANCE_SCALES,
+    MODEL_INFO_TIMEOUT_S,
+    PREVIEW_SAMPLES,
+    STRIP_SAMPLES,
+)
 from genbench.devices import is_out_of_memory, out_of_memory_reason, release_memory
 from genbench.features.cache import FeatureCache
 from genbench.metrics.anomaly import (
@@ -35,13 +41,22 @@ from genbench.metrics.reconstruction import reconstruction_metrics
 from genbench.metrics.uncertainty import Interval
 from genbench.records.config import RunConfig
 from genbench.records.provenance import collect_provenance
-from genbench.records.record import ExtractorInfo, Failure, LikelihoodInfo, RunRecord, TaskInfo
+from genbench.records.record import (
+    ExtractorInfo,
+    Failure,
+    GuidancePoint,
+    LikelihoodInfo,
+    RunRecord,
+    TaskInfo,
+)
 from genbench.registry import Registry
 from genbench.run.grid import Cell
+from genbench.run.guidance import guidance_point
 from genbench.run.hooks import HookFailure, call_hook
 from genbench.run.references import prepared_reference
 from genbench.run.settings import CellOutcome, RunSettings, StripSamples
 from genbench.run.validation import validate_log_likelihood
+from genbench.specs import Condition
 from genbench.tasks.base import Task
 from genbench.tasks.validation import SampleValidationError
 
@@ -109,6 +124,7 @@ def run_cell(
             started, datetime.now(timezone.utc), run.checkpoint_digest, where
         ),
         metric_settings=run.metric_settings,
+        guidance=run.guidance,
     )
     strips = run.strips if failure is None else {}
     return CellOutcome(record=record, preview=preview, strips=strips)
@@ -151,6 +167,7 @@ class _CellRun:
         self.checkpoint_digest: str | None = None
         self.metric_settings: dict[str, dict[str, Any]] = {}
         self.strips: dict[str, StripSamples] = {}
+        self.guidance: tuple[GuidancePoint, ...] = ()
         self.retrain = False
         self.features = FeatureCache(Path(settings.cache_dir) / "features")
 
@@ -213,23 +230,61 @@ class _CellRun:
         self.info = self.model_info(model)
         self.metrics.update({k: v for k, v in self.info.items() if k in METRICS})
 
-        samples = self.hook("sample", model=model, n=n, seed=seeds.sample)
-        self.stage = "sample"
-        try:
-            samples = task.validate_samples(samples, n)
-        except SampleValidationError as exc:
-            raise self.fail("sample", exc) from exc
+        samples = self.samples(task, model, seeds.sample, None)
         self.metrics["samples_per_second"] = n / max(self.timings["sample_s"], 1e-9)
         self.metrics["sample_seconds"] = self.timings["sample_s"]
         self.counts["n_generated"] = n
 
         self.stage = "metrics"
         self.evaluate_samples(task, samples)
+        if "conditional_sample" in spec.capabilities and task.num_classes is not None:
+            self.evaluate_guidance(task, model)
         if "log_likelihood" in spec.capabilities:
             self.evaluate_likelihood(task, model)
         if "reconstruct" in spec.capabilities:
             self.evaluate_reconstruction(task, model)
         return samples[:PREVIEW_SAMPLES]
+
+    def samples(
+        self,
+        task: Task,
+        model: Any,
+        seed: int,
+        condition: Condition | None,
+        timing: str = "sample_s",
+    ) -> Any:
+        """``n_samples`` validated samples from the ``sample`` hook (plain
+        with ``condition`` None); a bad output fails the run naming the
+        plugin and the hook. Its seconds go to ``timings[timing]``."""
+        n = self.config.n_samples
+        samples = self.hook("sample", timing, model=model, n=n, seed=seed, condition=condition)
+        self.stage = "sample"
+        try:
+            return task.validate_samples(samples, n)
+        except SampleValidationError as exc:
+            raise self.fail("sample", exc) from exc
+
+    def evaluate_guidance(self, task: Task, model: Any) -> None:
+        """The guidance sweep: at each scale of
+        :data:`~genbench.defaults.GUIDANCE_SCALES`, ``n_samples``
+        class-conditional samples for :meth:`Task.guidance_labels` with the
+        run's sample seed, validated like the plain samples and scored by
+        :func:`~genbench.run.guidance.guidance_point`. Its seconds, sampling
+        and scoring of every scale together, in ``guidance_s``."""
+        start = time.perf_counter()
+        labels = task.guidance_labels(self.config.n_samples)
+        extractor = task.feature_extractor().to(self.device)
+        reference = prepared_reference(task, self.cell.eval_budget, extractor, self.features)
+        seed, points = self.config.derived_seeds.sample, []
+        for scale in GUIDANCE_SCALES:
+            condition = Condition(labels.clone(), scale)  # a plugin may not alter the next call's
+            samples = self.samples(task, model, seed, condition, timing="guidance_s")
+            self.stage = "metrics"
+            points.append(
+                guidance_point(task, extractor, reference, samples, labels, scale, self.device)
+            )
+        self.guidance = tuple(points)
+        self.timings["guidance_s"] = time.perf_counter() - start
 
     def model_info(self, model: Any) -> dict[str, float]:
         try:

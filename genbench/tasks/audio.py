@@ -137,6 +137,7 @@ class _DigitAudioTask(Task):
     levels: ClassVar[int] = MULAW_LEVELS
     primary_metric: ClassVar[str] = "fad"
     frechet_metric: ClassVar[str] = "fad"
+    num_classes: ClassVar[int | None] = 10
     eval_samples: ClassVar[Mapping[str, int]] = {"smoke": 200, "default": 1000, "full": 1000}
     likelihood_examples: ClassVar[Mapping[str, int]] = {
         "smoke": 50,
@@ -210,6 +211,7 @@ def _split_data(
         train_labels=labels[train],
         test_labels=labels[test],
         holdout=None if holdout is None else torch.from_numpy(waveforms[holdout]),
+        holdout_labels=None if holdout is None else labels[holdout],
     )
 
 

@@ -40,7 +40,10 @@ class TaskData:
     likelihoods are scored on; ``holdout`` is real data in neither, drawn from
     by the ``data`` baseline to show the metrics' noise floor (``None`` when a
     task has none). ``*_labels`` are integer class labels where the data has
-    them (used to train the in-domain feature extractor), else ``None``.
+    them (used to train the in-domain feature extractor, and by the ``data``
+    baseline to answer class-conditional calls), else ``None``.
+    ``holdout_labels`` is not part of :meth:`Task.fingerprint` (the holdout
+    examples are), so adding it left every cache key unchanged.
     """
 
     train: Any
@@ -48,6 +51,7 @@ class TaskData:
     train_labels: np.ndarray | None = None
     test_labels: np.ndarray | None = None
     holdout: Any = None
+    holdout_labels: np.ndarray | None = None
 
 
 class Task(ABC):
@@ -76,6 +80,11 @@ class Task(ABC):
         frechet_metric: the name the Fréchet distance on this task's features
             is reported under: ``fid`` (images, and by convention other
             in-domain embeddings) or ``fad`` (Fréchet Audio Distance).
+        num_classes: the number of classes ``K`` whose labels ``0..K-1``
+            class-conditional sampling asks for and whose probabilities the
+            feature extractor returns (in the same order), or ``None`` for a
+            task without such labels (no guidance sweep). A class attribute,
+            so answering needs no data.
     """
 
     name: ClassVar[str]
@@ -91,6 +100,7 @@ class Task(ABC):
     }
     primary_metric: ClassVar[str] = "fid"
     frechet_metric: ClassVar[str] = "fid"
+    num_classes: ClassVar[int | None] = None
 
     def __init__(self) -> None:
         modality, _, short = self.name.partition("/")
@@ -153,6 +163,20 @@ class Task(ABC):
     @abstractmethod
     def feature_extractor(self) -> FeatureExtractor:
         """The extractor whose features feed FID, KID, precision/recall, etc."""
+
+    def guidance_labels(self, n: int) -> torch.Tensor:
+        """The labels a guidance sweep asks for with ``n`` samples:
+        ``torch.arange(n) % num_classes`` (``int64``, CPU), every class
+        equally often up to one and the same every run.
+
+        Raises:
+            ValueError: the task has no classes, or ``n`` is negative.
+        """
+        if self.num_classes is None:
+            raise ValueError(f"task {self.name!r} has no class labels (num_classes is None)")
+        if n < 0:
+            raise ValueError(f"the number of labels must be >= 0, got {n}")
+        return torch.arange(n, dtype=torch.int64) % self.num_classes
 
     def reference(self, budget: str) -> Any:
         """Real examples that generated samples are compared against: the

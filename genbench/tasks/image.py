@@ -45,6 +45,7 @@ def split_images(images: np.ndarray, labels: np.ndarray) -> TaskData:
         train_labels=labels[train].astype(np.int64),
         test_labels=labels[test].astype(np.int64),
         holdout=_images_at(images, holdout),
+        holdout_labels=labels[holdout].astype(np.int64),
     )
 
 
@@ -80,9 +81,11 @@ class ImageTask(Task):
 
 class ClassifierImageTask(ImageTask):
     """An image task evaluated with the committed in-domain classifier
-    ``genbench/features/weights/<classifier_key>.safetensors``."""
+    ``genbench/features/weights/<classifier_key>.safetensors``, whose ten
+    digit classes are the task's (``num_classes``)."""
 
     classifier_key: ClassVar[str]
+    num_classes: ClassVar[int | None] = 10
 
     def __init__(self) -> None:
         super().__init__()

@@ -194,4 +194,5 @@ class MnistFullTask(ClassifierImageTask):
             train_labels=train_labels[train],
             test_labels=test_labels[test],
             holdout=torch.from_numpy(train_images[holdout]),
+            holdout_labels=train_labels[holdout],
         )

@@ -9,6 +9,10 @@ plugin that owns the model, as the harness does:
   finiteness);
 * ``sample`` is reproducible: identical for the same seed, different for
   different seeds;
+* a model declaring ``conditional_sample``, on a task with classes: a
+  ``sample`` call with a :class:`~genbench.specs.Condition` returns one
+  sample per asked label in the task's format at guidance ``w = 0`` and
+  ``w = 1``, identical for the same seed and condition;
 * the checkpoint round-trips: a second ``fit`` on the same checkpoint slot
   gives a model whose samples are identical;
 * the model crosses a process boundary: a pickle round trip gives the same
@@ -30,6 +34,7 @@ the reason, not a failure.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import pickle
@@ -50,7 +55,7 @@ from genbench.plugins import get_plugin_manager, register_plugin
 from genbench.registry import Registry
 from genbench.run.hooks import HookFailure, call_hook
 from genbench.run.validation import validate_log_likelihood
-from genbench.specs import LogLikelihood, ModelSpec
+from genbench.specs import Condition, LogLikelihood, ModelSpec
 from genbench.tasks.base import Task
 from genbench.tasks.validation import SampleValidationError
 from genbench.testing import tasks as kit_tasks
@@ -239,9 +244,9 @@ class _TaskChecks:
             device=torch.device("cpu"),  # the kit checks contracts on the CPU
         )
 
-    def samples(self, model: Any, seed: int, check: str) -> Any:
+    def samples(self, model: Any, seed: int, check: str, condition: Condition | None = None) -> Any:
         try:
-            x = self.call("sample", model=model, n=N_SAMPLES, seed=seed)
+            x = self.call("sample", model=model, n=N_SAMPLES, seed=seed, condition=condition)
         except HookFailure as exc:
             raise self.fail(check, "sample", exc.reason) from exc
         try:
@@ -269,6 +274,9 @@ class _TaskChecks:
             self.pickle_round_trip(model, first)
         except _Failed:
             pass
+        if "conditional_sample" in self.spec.capabilities and self.task.num_classes is not None:
+            with contextlib.suppress(_Failed):  # recorded as a failure already
+                self.conditional(model)
         self.model_info(model)
         if "log_likelihood" in self.spec.capabilities:
             self.likelihood(model, audit)
@@ -295,6 +303,24 @@ class _TaskChecks:
                 "`seed` argument is ignored",
             )
         self.add("other seed", "sample", PASS, "different samples for another seed")
+
+    def conditional(self, model: Any) -> None:
+        """Class-conditional calls: the format at ``w = 0`` and ``w = 1``
+        (one sample per asked label), then the same seed twice."""
+        labels = self.task.guidance_labels(N_SAMPLES)
+        for scale in (0.0, 1.0):
+            check = f"conditional w={scale:g}"
+            first = self.samples(model, SAMPLE_SEEDS[0], check, Condition(labels.clone(), scale))
+            self.add(check, "sample", PASS, f"{N_SAMPLES} samples for {N_SAMPLES} asked labels")
+        again = self.samples(model, SAMPLE_SEEDS[0], "conditional seed", Condition(labels, 1.0))
+        if content_hash(_hashable(again)) != content_hash(_hashable(first)):
+            raise self.fail(
+                "conditional seed",
+                "sample",
+                f"two conditional calls with seed {SAMPLE_SEEDS[0]} and the same labels gave "
+                "different samples: seed every draw from `seed`",
+            )
+        self.add("conditional seed", "sample", PASS, "identical samples for the same seed")
 
     def checkpoint_round_trip(self, first: Any) -> None:
         saved = self.checkpoint().path.exists()

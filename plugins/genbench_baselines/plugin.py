@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from genbench import LogLikelihood, ModelSpec, hookimpl
+from genbench import Condition, LogLikelihood, ModelSpec, hookimpl
 from genbench.checkpoints import Checkpoint
 from genbench.tasks.base import Task
 from genbench_baselines.gaussian import DiscretisedGaussian, Gaussian
@@ -24,7 +24,7 @@ _SPECS = (
         name="data",
         family="baseline",
         modalities=("image", "toy", "audio"),
-        capabilities={"sample"},
+        capabilities={"sample", "conditional_sample"},
         description="held-out real data (the metrics' noise floor)",
         noise_floor=True,
     ),
@@ -77,7 +77,7 @@ def fit(
     if spec.name == "data":
         if data.holdout is None:
             raise ValueError(f"task {task.name!r} has no holdout split for the 'data' baseline")
-        return ResamplingModel(data.holdout, replace=False)
+        return ResamplingModel(data.holdout, replace=False, labels=data.holdout_labels)
     if spec.name == "memorizer":
         return ResamplingModel(data.train, replace=True)
     if spec.name == "uniform":
@@ -89,12 +89,23 @@ def fit(
 
 
 @hookimpl
-def sample(model: Any, n: int, seed: int) -> Any | None:
-    """Seeded samples from a baseline; ``None`` for other plugins' models."""
+def sample(model: Any, n: int, seed: int, condition: Condition | None = None) -> Any | None:
+    """Seeded samples from a baseline; ``None`` for other plugins' models.
+
+    With a ``condition`` (the ``data`` row only) the samples are held-out
+    examples of the classes asked for (the guidance scale is ignored: real
+    data has no guidance), drawn from the same pool as its plain samples.
+    """
     if not isinstance(model, BaselineModel):
         return None
     generator = torch.Generator().manual_seed(seed)
-    return model.sample(n, generator)
+    if condition is None:
+        return model.sample(n, generator)
+    if not isinstance(model, ResamplingModel) or model.replace:
+        raise ValueError("only the 'data' baseline samples class-conditionally")
+    if len(condition.labels) != n:
+        raise ValueError(f"asked for {n} samples with {len(condition.labels)} labels")
+    return model.sample_classes(condition.labels, generator)
 
 
 @hookimpl

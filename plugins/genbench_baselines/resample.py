@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 
@@ -11,13 +12,18 @@ class ResamplingModel:
     With ``replace=False`` (held-out data) asking for more examples than the
     set holds is an error, because repeated examples would understate the
     noise floor; with ``replace=True`` (memorizer) draws may repeat.
+    ``labels`` (``(len(examples),)`` integer classes, or ``None``) lets
+    :meth:`sample_classes` answer class-conditional calls.
     """
 
     num_parameters = 0
 
-    def __init__(self, examples: torch.Tensor, *, replace: bool) -> None:
+    def __init__(
+        self, examples: torch.Tensor, *, replace: bool, labels: np.ndarray | None = None
+    ) -> None:
         self.examples = examples
         self.replace = replace
+        self.labels = labels
 
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
         count = len(self.examples)
@@ -29,4 +35,30 @@ class ResamplingModel:
                     f"asked for {n} samples but the holdout split has only {count} examples"
                 )
             index = torch.randperm(count, generator=generator)[:n]
+        return self.examples[index].clone()
+
+    def sample_classes(self, labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Example ``i`` of the result is a stored example of class
+        ``labels[i]``. Each class's examples are drawn in a seeded random
+        order without replacement; a class asked for more often than it
+        has examples starts its order again (repeats only then).
+
+        Raises:
+            ValueError: the model has no labels, or a class asked for has
+                no stored example.
+        """
+        if self.labels is None:
+            raise ValueError("these examples have no class labels to sample by")
+        labels = torch.as_tensor(labels, dtype=torch.int64)
+        index = torch.empty(len(labels), dtype=torch.int64)
+        for label in torch.unique(labels).tolist():
+            rows = torch.nonzero(labels == label).flatten()
+            pool = torch.from_numpy(np.flatnonzero(self.labels == label))
+            if not len(pool):
+                raise ValueError(
+                    f"asked for class {label} but no stored example has it "
+                    f"(classes present: {sorted(set(np.unique(self.labels).tolist()))})"
+                )
+            order = pool[torch.randperm(len(pool), generator=generator)]
+            index[rows] = order[torch.arange(len(rows)) % len(pool)]
         return self.examples[index].clone()

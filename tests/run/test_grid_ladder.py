@@ -89,10 +89,12 @@ def registry(ladder_plugin: Path) -> Registry:
 
 def test_named_budget_hashes_do_not_move():
     """The committed ``default`` records stay up to date: their config
-    hashes are recomputed from today's registry (rows whose plugins this
-    change does not touch: the closed-form baseline and the held-out data)."""
+    hashes are recomputed from today's registry (a row whose plugin this
+    change does not touch: the closed-form baseline; the held-out ``data``
+    row's hash moved when it declared ``conditional_sample``, since
+    capabilities are hashed, and its records are regenerated)."""
     registry = Registry(get_plugin_manager())
-    for model in ("gaussian", "data"):
+    for model in ("gaussian",):
         for seed in (0, 2):
             stored = json.loads(
                 (

@@ -36,6 +36,7 @@ def test_splits_are_stratified_disjoint_and_balanced(task):
     assert data.train.dtype == data.holdout.dtype == torch.float32
     assert np.bincount(data.train_labels).tolist() == [2] * 10
     assert sorted(data.test_labels.tolist()) == list(range(10))
+    assert sorted(data.holdout_labels.tolist()) == list(range(10))  # the data row's classes
     everything = torch.cat([data.train, data.test, data.holdout])
     assert len(torch.unique(everything, dim=0)) == 40
     assert float(everything.abs().max()) <= 1.0

@@ -1,0 +1,84 @@
+"""The leaderboard's guidance sweep: section, CSV and plot from records
+with guidance points; tasks without them render exactly as before."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from genbench.plugins import get_plugin_manager
+from genbench.registry import Registry
+from genbench.report.leaderboard import build_leaderboards
+from genbench.run.grid import plan_grid
+from genbench.run.runner import run_grid
+from genbench.run.settings import RunSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+FAKE_PLUGINS = ROOT / "tests" / "fake_plugins.py"
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory, cache_dir) -> Path:
+    """Smoke records: on image/digits ``fake-cond`` over two seeds and the
+    ``data`` row over one; on toy/ring8 ``fake-good`` (no sweep)."""
+    registry = Registry(get_plugin_manager([FAKE_PLUGINS]))
+    root = tmp_path_factory.mktemp("guidance-results")
+    settings = RunSettings(results_dir=root, cache_dir=cache_dir, plugin_files=(str(FAKE_PLUGINS),))
+    cells = plan_grid(
+        registry, models=["fake-cond"], tasks=["image/digits"], seeds=2, budget="smoke"
+    )
+    cells += plan_grid(registry, models=["data"], tasks=["image/digits"], seeds=1, budget="smoke")
+    cells += plan_grid(registry, models=["fake-good"], tasks=["toy/ring8"], seeds=1, budget="smoke")
+    report = run_grid(cells, settings, registry)
+    assert len(report.written) == 4 and not report.failed
+    return root
+
+
+def test_the_guidance_section_csv_and_plot_are_written(results, tmp_path):
+    build_leaderboards(results, tmp_path)
+    page = (tmp_path / "image-digits.md").read_text()
+    assert "## Guidance sweep" in page and "w = 0, 1, 2, 4" in page
+    assert "![guidance sweep](image-digits/guidance.png)" in page
+    assert "| data (held-out data) | 0 | 1 |" in page
+    csv = pd.read_csv(tmp_path / "image-digits-guidance.csv")
+    assert list(csv["model"]) == ["data"] * 4 + ["fake-cond"] * 4
+    assert list(csv["guidance"]) == [0.0, 1.0, 2.0, 4.0] * 2
+    assert list(csv["seeds"]) == [1] * 4 + [2] * 4
+    for column in ("fid", "precision", "recall", "class_accuracy", "class_accuracy_ci"):
+        assert csv[column].notna().all(), column
+    fake = csv[csv["model"] == "fake-cond"]
+    assert fake["class_accuracy"].is_monotonic_increasing
+    assert csv.loc[csv["model"] == "data", "class_accuracy"].nunique() == 1  # w is ignored
+    assert (tmp_path / "image-digits" / "guidance.png").stat().st_size > 10_000
+    toy = (tmp_path / "toy-ring8.md").read_text()
+    assert "Guidance sweep" not in toy and not (tmp_path / "toy-ring8-guidance.csv").exists()
+
+
+def test_the_guidance_plot_and_csv_are_byte_reproducible(results, tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    build_leaderboards(results, first)
+    build_leaderboards(results, second)
+    for name in ("image-digits/guidance.png", "image-digits-guidance.csv", "image-digits.md"):
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+
+
+def test_a_stale_guidance_csv_is_removed(results, tmp_path):
+    stale = tmp_path / "toy-ring8-guidance.csv"
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_text("old\n")
+    build_leaderboards(results, tmp_path)
+    assert not stale.exists()
+
+
+def test_committed_leaderboards_are_unchanged(tmp_path):
+    """Regenerating from the committed records (none holds a sweep) writes
+    exactly the committed leaderboards."""
+    committed = ROOT / "leaderboards"
+    build_leaderboards(ROOT / "results", tmp_path)
+    written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    expected = sorted(p.relative_to(committed) for p in committed.rglob("*") if p.is_file())
+    assert written == expected
+    for name in written:
+        assert (tmp_path / name).read_bytes() == (committed / name).read_bytes(), name
