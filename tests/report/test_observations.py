@@ -185,7 +185,7 @@ def test_rows_that_find_the_shifted_set_more_likely_are_named():
         "(`anomaly_auroc_inverted` below 0.5 beyond its interval) for `pixelcnn` (0.4).",
         "The likelihood finds the shrunk set more probable than the test set itself "
         "(`anomaly_auroc_shrunk` below 0.5 beyond its interval) for `gaussian` (0.01), "
-        "`vae` (0.03)."
+        "`vae` (0.03).",
     ]
     everyone = _paradox_summary(anomaly_auroc_shrunk=[0.01, 0.02, 0.03])
     notes = [n for n in observations(everyone) if n.startswith("The likelihood finds")]
