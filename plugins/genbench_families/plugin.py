@@ -87,7 +87,7 @@ def training_labels(spec: ModelSpec, task: Task) -> torch.Tensor | None:
     data = task.load()
     if data.train_labels is None:
         raise ValueError(f"row {spec.name!r} trains on class labels; task {task.name!r} has none")
-    labels = torch.as_tensor(np.asarray(data.train_labels, dtype=np.int64))
+    labels = torch.as_tensor(np.asarray(data.train_labels, dtype=np.int64), device="cpu")
     if labels.shape != (len(data.train),):
         raise ValueError(
             f"task {task.name!r} has {tuple(labels.shape)} training labels for "
