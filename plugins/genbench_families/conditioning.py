@@ -79,6 +79,9 @@ class Guide:
     null: int
     guidance: float
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "guidance", checked_guidance(self.guidance))
+
     def predict(self, net: Callable[..., Tensor], x: Tensor, t: Tensor) -> Tensor:
         """``u + w (c - u)`` with ``c = net(x, t, labels)`` and ``u = net(x,
         t, null)``; at ``w = 0`` only ``u`` and at ``w = 1`` only ``c`` is

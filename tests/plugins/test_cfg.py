@@ -55,9 +55,9 @@ def _model(kind: str, **options: object) -> Diffusion | FlowMatching:
     torch.manual_seed(0)
     space = DataSpace(SHAPE, 4)
     settings: dict = dict(width=8, steps=0, batch_size=8, lr=1e-3, num_classes=CLASSES)
-    if kind == "diffusion":
+    if kind.startswith("diffusion"):
         settings.update(T=100, ddpm_steps=5, ddim_steps=5, inversion_steps=5, vlb_terms=4)
-        settings.update(sampler="ddim")
+        settings.update(sampler="ddpm" if kind == "diffusion-ddpm" else "ddim")
         model: Diffusion | FlowMatching = Diffusion(space, image, **{**settings, **options})
     else:
         settings.update(solver="heun", ode_steps=3)
@@ -74,8 +74,10 @@ def _single_branch(model: Diffusion | FlowMatching, labels: Tensor, seed: int = 
     """The sampler run on the network with ``labels`` alone (null labels
     included), whatever they are: no guidance involved."""
     generator = torch.Generator().manual_seed(seed)
-    x = torch.randn(len(labels), *SHAPE, generator=generator)
     guide = Guide(labels, CLASSES, 1.0)
+    if isinstance(model, Diffusion) and model.sampler == "ddpm":
+        return model.sample_ddpm(len(labels), generator, model.ddpm_sequence, guide)
+    x = torch.randn(len(labels), *SHAPE, generator=generator)
     if isinstance(model, Diffusion):
         return model.ddim(x, model.ddim_sequence, 0.0, generator, guide)
     return model.integrate(x, model.solver, model.ode_steps, guide)
@@ -84,7 +86,7 @@ def _single_branch(model: Diffusion | FlowMatching, labels: Tensor, seed: int = 
 LABELS = torch.tensor([0, 1, 2, 1, 0, 2])
 
 
-@pytest.mark.parametrize("kind", ["diffusion", "flow-matching"])
+@pytest.mark.parametrize("kind", ["diffusion", "diffusion-ddpm", "flow-matching"])
 def test_guidance_zero_is_the_null_label_model(kind: str) -> None:
     model = _model(kind)
     unguided = _draw(model, LABELS, 0.0)
@@ -92,7 +94,7 @@ def test_guidance_zero_is_the_null_label_model(kind: str) -> None:
     assert torch.equal(unguided, _draw(model, LABELS.flip(0), 0.0))  # labels unused
 
 
-@pytest.mark.parametrize("kind", ["diffusion", "flow-matching"])
+@pytest.mark.parametrize("kind", ["diffusion", "diffusion-ddpm", "flow-matching"])
 def test_guidance_one_is_the_conditional_model(kind: str) -> None:
     model = _model(kind)
     conditional = _draw(model, LABELS, 1.0)
@@ -199,6 +201,11 @@ def test_refused_conditioning_settings(settings: dict, message: str) -> None:
     arguments = {"num_classes": 10, "label_dropout": 0.0, "guidance": 1.0, **settings}
     with pytest.raises(ValueError, match=message):
         checked_conditioning(**arguments)
+
+
+def test_a_negative_guidance_is_refused_by_the_sampler() -> None:
+    with pytest.raises(ValueError, match=r"guidance must be a finite number >= 0, got -0\.5"):
+        _draw(_model("flow-matching"), LABELS, -0.5)
 
 
 def test_sampling_needs_a_conditional_model() -> None:
