@@ -9,6 +9,13 @@ flow is a ``flow`` that is not RealNVP, the VQ-VAE a ``vae`` that is not
 the VAE). Rows whose cold cost would push ``genbench run`` past its
 20-minute target are left out of the default grid (``default_grid=False``:
 ``genbench run --all-models`` or ``-m NAME`` runs them; docs/families.md).
+
+The class-conditional rows (``diffusion-cfg``, ``flow-matching-cfg``)
+declare ``conditional_sample``, train on the task's labels with label
+dropout and sample with classifier-free guidance
+(:mod:`genbench_families.conditioning`); they carry the budgets of their
+unconditional twins, so their training compute is the same, and train their
+own networks (no ``trains_as``).
 """
 
 from __future__ import annotations
@@ -40,6 +47,20 @@ from genbench_families.vae import VAE
 from genbench_families.vqvae import VQVAE
 
 MODALITIES = ("image", "toy", "audio")
+CONDITIONAL_MODALITIES = ("image", "audio")
+"""Modalities of the class-conditional rows: those with labelled tasks
+(``image/mnist``, ``audio/digits``)."""
+CONDITIONING = {"label_dropout": 0.1, "guidance": 1.0}
+"""The class-conditional rows' label dropout and plain-``sample`` guidance."""
+
+
+def restricted(
+    budgets: Mapping[str, Mapping[str, Any]], modalities: tuple[str, ...]
+) -> dict[str, dict[str, Any]]:
+    """Budgets keyed by modality with only ``modalities``' rows (the same
+    dictionaries): a row must key exactly modalities it declares."""
+    return {name: {m: rows[m] for m in modalities} for name, rows in budgets.items()}
+
 
 ALGORITHMS: dict[str, type[GenerativeModel]] = {
     "vae": VAE,
@@ -139,6 +160,18 @@ SPECS: tuple[ModelSpec, ...] = (
         description="the DDPM network sampled by DDIM (S ≪ T steps); DDIM-inversion recon",
     ),
     ModelSpec(
+        name="diffusion-cfg",
+        family="diffusion",
+        modalities=CONDITIONAL_MODALITIES,
+        capabilities={"sample", "conditional_sample"},
+        budgets=restricted(DIFFUSION_BUDGETS, CONDITIONAL_MODALITIES),
+        options={"sampler": "ddim", **CONDITIONING},
+        description=(
+            "class-conditional DDPM network (label dropout 0.1), sampled by DDIM with "
+            "classifier-free guidance"
+        ),
+    ),
+    ModelSpec(
         name="realnvp",
         family="flow",
         modalities=MODALITIES,
@@ -182,6 +215,18 @@ SPECS: tuple[ModelSpec, ...] = (
         description="the flow-matching network sampled by 8 Euler steps (NFE 8)",
     ),
     ModelSpec(
+        name="flow-matching-cfg",
+        family="flow-matching",
+        modalities=CONDITIONAL_MODALITIES,
+        capabilities={"sample", "conditional_sample"},
+        budgets=restricted(FLOW_MATCHING_BUDGETS, CONDITIONAL_MODALITIES),
+        options={"solver": "heun", "ode_steps": 10, **CONDITIONING},
+        description=(
+            "class-conditional flow matching (label dropout 0.1), Heun ODE sampler with "
+            "classifier-free guidance"
+        ),
+    ),
+    ModelSpec(
         name="pixelcnn",
         family="autoregressive",
         modalities=MODALITIES,
@@ -195,13 +240,30 @@ SPECS_BY_NAME: dict[str, ModelSpec] = {spec.name: spec for spec in SPECS}
 
 
 def build(
-    spec: ModelSpec, shape: tuple[int, ...], levels: int | None, modality: str, budget: str
+    spec: ModelSpec,
+    shape: tuple[int, ...],
+    levels: int | None,
+    modality: str,
+    budget: str,
+    num_classes: int | None = None,
 ) -> GenerativeModel:
-    """A freshly initialised model for ``spec`` on examples of ``shape``."""
+    """A freshly initialised model for ``spec`` on examples of ``shape``;
+    class-conditional on ``num_classes`` classes for a row declaring
+    ``conditional_sample`` (which needs it), built as always otherwise
+    (which refuses it)."""
+    conditional = "conditional_sample" in spec.capabilities
+    if conditional != (num_classes is not None):
+        need = "needs" if conditional else "takes no"
+        raise ValueError(f"row {spec.name!r} {need} num_classes, got {num_classes!r}")
     space = data_space(shape, levels, modality)
     algorithm = ROW_ALGORITHMS.get(spec.name, ALGORITHMS[spec.family])
+    classes = {"num_classes": num_classes} if conditional else {}
     return algorithm(
-        space, factory_for(modality), **spec.hyperparameters(budget, modality), **spec.options
+        space,
+        factory_for(modality),
+        **spec.hyperparameters(budget, modality),
+        **spec.options,
+        **classes,
     )
 
 

@@ -47,6 +47,15 @@ import torch
 from torch import Tensor
 
 from genbench_families.base import GenerativeModel, ModelLikelihood, in_chunks
+from genbench_families.conditioning import (
+    Guide,
+    checked_conditioning,
+    checked_labels,
+    drop_labels,
+    evaluations_per_step,
+    labelled_rows,
+    uniform_labels,
+)
 from genbench_families.distributions import (
     discretised_gaussian_log_prob,
     normal_kl,
@@ -129,6 +138,12 @@ class Diffusion(GenerativeModel):
         early_stopping: keyword arguments of an
             :class:`~genbench_families.training.EarlyStopping` on the
             held-out training loss (none when ``None``).
+        num_classes, label_dropout, guidance: class conditioning with
+            classifier-free guidance (:mod:`genbench_families.conditioning`):
+            the number of classes (``None``: unconditional), the probability
+            that training replaces a label by the null class, and the
+            guidance scale of a plain :meth:`sample` call. A conditional
+            model samples (DDPM or DDIM) and nothing else.
     """
 
     def __init__(
@@ -153,8 +168,14 @@ class Diffusion(GenerativeModel):
         t_power: float = 1.0,
         schedule: Mapping[str, Any] | None = None,
         early_stopping: Mapping[str, Any] | None = None,
+        num_classes: int | None = None,
+        label_dropout: float = 0.0,
+        guidance: float = 1.0,
     ) -> None:
         super().__init__(space)
+        self.num_classes, self.label_dropout, self.guidance = checked_conditioning(
+            num_classes, label_dropout, guidance
+        )
         if sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {sampler!r}; choose one of {list(SAMPLERS)}")
         if prediction not in PREDICTIONS:
@@ -171,6 +192,8 @@ class Diffusion(GenerativeModel):
         self.capabilities = frozenset(
             {"sample", "log_likelihood"} if sampler == "ddpm" else {"sample", "reconstruct"}
         )
+        if self.num_classes is not None:
+            self.capabilities = frozenset({"sample", "conditional_sample"})
         self.ddpm_sequence = step_sequence(T, ddpm_steps)
         self.ddim_sequence = step_sequence(T, ddim_steps)
         self.inversion_sequence = step_sequence(T, inversion_steps)
@@ -179,7 +202,10 @@ class Diffusion(GenerativeModel):
         self.vlb_terms = min(vlb_terms, T - 1)
         self.steps, self.batch_size, self.lr, self.ema_decay = steps, batch_size, lr, ema
         self.register_buffer("alpha_bars", alpha_bars_for(noise_schedule, T), persistent=False)
-        self.net = nets.denoiser(space.shape, width)
+        if self.num_classes is None:
+            self.net = nets.denoiser(space.shape, width)
+        else:
+            self.net = nets.denoiser(space.shape, width, num_classes=self.num_classes)
 
     # -- schedule -------------------------------------------------------------
 
@@ -193,11 +219,17 @@ class Diffusion(GenerativeModel):
         t = torch.as_tensor(t, device=x.device)
         return t.expand(len(x)) if t.dim() == 0 else t
 
-    def eps(self, x: Tensor, t: Tensor | int) -> Tensor:
+    def eps(self, x: Tensor, t: Tensor | int, guide: Guide | None = None) -> Tensor:
         """Predicted noise at integer step(s) ``t`` (scalar or ``B``); a
-        v-prediction ``v̂`` becomes ``ε̂ = sqrt(ᾱ_t) v̂ + sqrt(1 - ᾱ_t) x_t``."""
+        v-prediction ``v̂`` becomes ``ε̂ = sqrt(ᾱ_t) v̂ + sqrt(1 - ᾱ_t) x_t``.
+        A conditional model's prediction is ``guide``'s (guidance on v̂ is
+        guidance on ε̂: the map between them is affine with the same
+        ``x_t``)."""
         t = self._steps(x, t)
-        out = self.net(x, t.float() / self.T)
+        if guide is None:
+            out = self.net(x, t.float() / self.T)
+        else:
+            out = guide.predict(self.net, x, t.float() / self.T)
         if self.prediction == "eps":
             return out
         ab = self._ab(t)
@@ -222,11 +254,14 @@ class Diffusion(GenerativeModel):
 
     # -- training ---------------------------------------------------------------
 
-    def loss(self, x0: Tensor, generator: torch.Generator) -> Tensor:
+    def loss(self, x0: Tensor, generator: torch.Generator, labels: Tensor | None = None) -> Tensor:
         """Mean squared error of the network's output (ε, or v) with ``t``
         uniform on ``1..T`` (Ho et al.'s simple loss for ε) when ``t_power``
         is 1, else ``t = ⌈T · u^t_power⌉`` with ``u`` uniform, so that
-        ``P(t <= k) ≈ (k/T)^(1/t_power)``: more weight on low noise."""
+        ``P(t <= k) ≈ (k/T)^(1/t_power)``: more weight on low noise. A
+        conditional model is given the batch's ``labels``, each replaced by
+        the null class with probability ``label_dropout`` (drawn after ``t``
+        and the noise)."""
         if self.t_power == 1.0:
             t = torch.randint(1, self.T + 1, (len(x0),), generator=generator, device=x0.device)
         else:
@@ -235,16 +270,33 @@ class Diffusion(GenerativeModel):
         noise = torch.randn(x0.shape, generator=generator, device=x0.device)
         ab = self._ab(t)
         xt = ab.sqrt() * x0 + (1 - ab).sqrt() * noise
-        out = self.net(xt, t.float() / self.T)
+        if labels is None:
+            out = self.net(xt, t.float() / self.T)
+        else:
+            dropped = drop_labels(labels, self.label_dropout, self.num_classes, generator)
+            out = self.net(xt, t.float() / self.T, dropped)
         target = noise if self.prediction == "eps" else ab.sqrt() * noise - (1 - ab).sqrt() * x0
         return ((out - target) ** 2).mean()
 
-    def fit(self, data: Tensor, generator: torch.Generator) -> list[float]:
+    def fit(
+        self, data: Tensor, generator: torch.Generator, labels: Tensor | None = None
+    ) -> list[float]:
+        """Train on ``data`` (with its ``labels`` ``N``, int64 in
+        ``[0, num_classes)``, exactly when the model is conditional)."""
+        rows, batch_loss = data, lambda batch: self.loss(batch, generator)
+        if self.num_classes is None:
+            if labels is not None:
+                raise ValueError("an unconditional diffusion model trains without labels")
+        else:
+            if labels is None:
+                raise ValueError("a class-conditional diffusion model needs training labels")
+            checked_labels(labels, len(data), self.num_classes)
+            rows, batch_loss = labelled_rows(data, labels, lambda x, y: self.loss(x, generator, y))
         ema = EMA(self.net, self.ema_decay)
         history = train(
-            lambda batch: self.loss(batch, generator),
+            batch_loss,
             self.net.parameters(),
-            data,
+            rows,
             steps=self.steps,
             batch_size=self.batch_size,
             lr=self.lr,
@@ -258,22 +310,56 @@ class Diffusion(GenerativeModel):
 
     # -- sampling -------------------------------------------------------------
 
-    def nfe(self) -> int:
-        return len(self.ddpm_sequence if self.sampler == "ddpm" else self.ddim_sequence)
+    def nfe(self, guidance: float | None = None) -> int:
+        """Network evaluations per sample: the sampler's steps, times 2 for a
+        conditional model at a ``guidance`` (default: the row's) other than
+        0 or 1 (:func:`~genbench_families.conditioning.evaluations_per_step`)."""
+        steps = len(self.ddpm_sequence if self.sampler == "ddpm" else self.ddim_sequence)
+        if self.num_classes is None:
+            return steps
+        return steps * evaluations_per_step(self.guidance if guidance is None else guidance)
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
+        """``n`` samples; a conditional model draws their labels uniformly
+        from ``generator`` (before the noise) and uses the row's guidance."""
+        if self.num_classes is not None:
+            labels = uniform_labels(n, self.num_classes, generator)
+            return self.sample_conditional(labels, self.guidance, generator)
         if self.sampler == "ddpm":
             return self.sample_ddpm(n, generator, self.ddpm_sequence)
         x = torch.randn(n, *self.space.shape, generator=generator, device=generator.device)
         return self.ddim(x, self.ddim_sequence, self.ddim_eta, generator)
 
     @torch.no_grad()
-    def sample_ddpm(self, n: int, generator: torch.Generator, sequence: list[int]) -> Tensor:
-        """Ancestral sampling along ``sequence`` (decreasing, ending at 1)."""
+    def sample_conditional(
+        self, labels: Tensor, guidance: float, generator: torch.Generator
+    ) -> Tensor:
+        """One sample per label (``N`` int64 in ``[0, num_classes)``, on the
+        model's device) at guidance scale ``guidance``, by the row's sampler."""
+        if self.num_classes is None:
+            raise ValueError("this diffusion model is not class-conditional")
+        labels = checked_labels(labels, len(labels), self.num_classes)
+        guide = Guide(labels, self.num_classes, float(guidance))
+        if self.sampler == "ddpm":
+            return self.sample_ddpm(len(labels), generator, self.ddpm_sequence, guide)
+        shape = (len(labels), *self.space.shape)
+        x = torch.randn(shape, generator=generator, device=generator.device)
+        return self.ddim(x, self.ddim_sequence, self.ddim_eta, generator, guide)
+
+    @torch.no_grad()
+    def sample_ddpm(
+        self,
+        n: int,
+        generator: torch.Generator,
+        sequence: list[int],
+        guide: Guide | None = None,
+    ) -> Tensor:
+        """Ancestral sampling along ``sequence`` (decreasing, ending at 1),
+        guided by ``guide`` for a conditional model."""
         x = torch.randn(n, *self.space.shape, generator=generator, device=generator.device)
         for t, prev in zip(sequence, [*sequence[1:], 0], strict=True):
-            x0 = self.predict_x0(x, t, self.eps(x, t), clip=True)
+            x0 = self.predict_x0(x, t, self.eps(x, t, guide), clip=True)
             mean, log_var = self.posterior(x0, x, t, prev)
             if prev == 0:
                 return mean
@@ -289,8 +375,10 @@ class Diffusion(GenerativeModel):
         sequence: list[int],
         eta: float = 0.0,
         generator: torch.Generator | None = None,
+        guide: Guide | None = None,
     ) -> Tensor:
-        """DDIM from ``x`` at step ``sequence[0]`` down to ``x_0``.
+        """DDIM from ``x`` at step ``sequence[0]`` down to ``x_0`` (guided by
+        ``guide`` for a conditional model).
 
         ``eta`` scales the noise injected per step (Song et al.'s η):
         ``σ² = η² · β̃`` with ``β̃`` the posterior variance of the skipped
@@ -302,7 +390,7 @@ class Diffusion(GenerativeModel):
             raise ValueError("DDIM with eta > 0 draws fresh noise: pass a generator")
         for t, prev in zip(sequence, [*sequence[1:], 0], strict=True):
             ab, ab_prev = self._ab(t), self._ab(prev)
-            x0 = self.predict_x0(x, t, self.eps(x, t), clip=True)
+            x0 = self.predict_x0(x, t, self.eps(x, t, guide), clip=True)
             eps = (x - ab.sqrt() * x0) / (1 - ab).sqrt()
             variance = eta**2 * (1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev)
             x = ab_prev.sqrt() * x0 + (1 - ab_prev - variance).clamp(min=0).sqrt() * eps
@@ -332,8 +420,10 @@ class Diffusion(GenerativeModel):
     def reconstruct(self, x: Tensor) -> Tensor:
         """Encode by DDIM inversion, decode by DDIM, both on ``inversion_steps``
         steps (``2 · inversion_steps`` network evaluations per example)."""
-        if self.sampler != "ddim":
-            raise NotImplementedError("reconstruction by DDIM inversion is the ddim row's")
+        if "reconstruct" not in self.capabilities:
+            raise NotImplementedError(
+                "reconstruction by DDIM inversion is the unconditional ddim row's"
+            )
         return self.ddim(self.invert(x, self.inversion_sequence), self.inversion_sequence)
 
     # -- likelihood -------------------------------------------------------------
@@ -363,8 +453,10 @@ class Diffusion(GenerativeModel):
 
     @torch.no_grad()
     def log_likelihood(self, x: Tensor, generator: torch.Generator) -> ModelLikelihood:
-        if self.sampler != "ddpm":
-            raise NotImplementedError("the variational bound is the ancestral (ddpm) row's")
+        if "log_likelihood" not in self.capabilities:
+            raise NotImplementedError(
+                "the variational bound is the unconditional ancestral (ddpm) row's"
+            )
         edges = self.vlb_strata()
         widths = (edges[1:] - edges[:-1]).float()
         u = torch.rand(

@@ -52,6 +52,15 @@ import torch
 from torch import Tensor
 
 from genbench_families.base import GenerativeModel, ModelLikelihood, in_chunks
+from genbench_families.conditioning import (
+    Guide,
+    checked_conditioning,
+    checked_labels,
+    drop_labels,
+    evaluations_per_step,
+    labelled_rows,
+    uniform_labels,
+)
 from genbench_families.distributions import normal_log_prob
 from genbench_families.space import DataSpace
 from genbench_families.training import EMA, EarlyStopping, Schedule, train
@@ -130,6 +139,12 @@ class FlowMatching(GenerativeModel):
         schedule, early_stopping: keyword arguments of a
             :class:`~genbench_families.training.Schedule` and an
             :class:`~genbench_families.training.EarlyStopping` (none when ``None``).
+        num_classes, label_dropout, guidance: class conditioning with
+            classifier-free guidance (:mod:`genbench_families.conditioning`):
+            the number of classes (``None``: unconditional), the probability
+            that training replaces a label by the null class, and the
+            guidance scale of a plain :meth:`sample` call. A conditional
+            model samples and nothing else (no likelihood).
     """
 
     def __init__(
@@ -153,8 +168,14 @@ class FlowMatching(GenerativeModel):
         likelihood_chunk: int = 500,
         schedule: Mapping[str, Any] | None = None,
         early_stopping: Mapping[str, Any] | None = None,
+        num_classes: int | None = None,
+        label_dropout: float = 0.0,
+        guidance: float = 1.0,
     ) -> None:
         super().__init__(space)
+        self.num_classes, self.label_dropout, self.guidance = checked_conditioning(
+            num_classes, label_dropout, guidance
+        )
         self.solver = checked_solver(solver, ode_steps, "sampling")
         self.likelihood_solver = checked_solver(likelihood_solver, likelihood_steps, "likelihood")
         if trace not in TRACES:
@@ -168,17 +189,24 @@ class FlowMatching(GenerativeModel):
         self.time_power = float(time_power)
         self.trace, self.probes, self.likelihood_chunk = trace, probes, likelihood_chunk
         self.capabilities = frozenset({"sample", "log_likelihood"} if likelihood else {"sample"})
+        if self.num_classes is not None:
+            self.capabilities = frozenset({"sample", "conditional_sample"})
         self.steps, self.batch_size, self.lr, self.ema_decay = steps, batch_size, lr, ema
         self.lr_schedule = Schedule(**schedule) if schedule is not None else None
         self.early_stopping = EarlyStopping(**early_stopping) if early_stopping else None
-        self.net = nets.denoiser(space.shape, width)
+        if self.num_classes is None:
+            self.net = nets.denoiser(space.shape, width)
+        else:
+            self.net = nets.denoiser(space.shape, width, num_classes=self.num_classes)
 
     # -- the path -------------------------------------------------------------
 
-    def velocity(self, x: Tensor, t: Tensor | float) -> Tensor:
-        """The network's velocity ``v(x, t)`` at time(s) ``t`` (scalar or ``B``)."""
+    def velocity(self, x: Tensor, t: Tensor | float, guide: Guide | None = None) -> Tensor:
+        """The network's velocity ``v(x, t)`` at time(s) ``t`` (scalar or
+        ``B``); a conditional model's is ``guide``'s guided prediction."""
         t = torch.as_tensor(t, dtype=x.dtype, device=x.device)
-        return self.net(x, t.expand(len(x)) if t.dim() == 0 else t)
+        t = t.expand(len(x)) if t.dim() == 0 else t
+        return self.net(x, t) if guide is None else guide.predict(self.net, x, t)
 
     def bin_width(self) -> float:
         """Width of one level's bin in model space, ``2/(L - 1)``; 0 for continuous data."""
@@ -200,21 +228,40 @@ class FlowMatching(GenerativeModel):
 
     # -- training -------------------------------------------------------------
 
-    def loss(self, x1: Tensor, generator: torch.Generator) -> Tensor:
+    def loss(self, x1: Tensor, generator: torch.Generator, labels: Tensor | None = None) -> Tensor:
         """Mean squared error between ``v(x_t, t)`` and ``x_1 - x_0`` with
-        ``t ~ U[0, 1]``, ``x_0 ~ N(0, I)`` and ``x_1`` the (dequantised) batch."""
+        ``t ~ U[0, 1]``, ``x_0 ~ N(0, I)`` and ``x_1`` the (dequantised) batch.
+        A conditional model is given the batch's ``labels``, each replaced by
+        the null class with probability ``label_dropout`` (drawn after the
+        dequantisation, ``t`` and ``x_0``)."""
         x1 = self.dequantise(x1, generator)
         t = torch.rand(len(x1), generator=generator, device=x1.device)
         x0 = torch.randn(x1.shape, generator=generator, device=x1.device)
         xt, target = self.path(x0, x1, t)
-        return ((self.velocity(xt, t) - target) ** 2).mean()
+        if labels is None:
+            return ((self.velocity(xt, t) - target) ** 2).mean()
+        dropped = drop_labels(labels, self.label_dropout, self.num_classes, generator)
+        return ((self.net(xt, t, dropped) - target) ** 2).mean()
 
-    def fit(self, data: Tensor, generator: torch.Generator) -> list[float]:
+    def fit(
+        self, data: Tensor, generator: torch.Generator, labels: Tensor | None = None
+    ) -> list[float]:
+        """Train on ``data`` (with its ``labels`` ``N``, int64 in
+        ``[0, num_classes)``, exactly when the model is conditional)."""
+        rows, batch_loss = data, lambda batch: self.loss(batch, generator)
+        if self.num_classes is None:
+            if labels is not None:
+                raise ValueError("an unconditional flow-matching model trains without labels")
+        else:
+            if labels is None:
+                raise ValueError("a class-conditional flow-matching model needs training labels")
+            checked_labels(labels, len(data), self.num_classes)
+            rows, batch_loss = labelled_rows(data, labels, lambda x, y: self.loss(x, generator, y))
         ema = EMA(self.net, self.ema_decay)
         history = train(
-            lambda batch: self.loss(batch, generator),
+            batch_loss,
             self.net.parameters(),
-            data,
+            rows,
             steps=self.steps,
             batch_size=self.batch_size,
             lr=self.lr,
@@ -228,23 +275,49 @@ class FlowMatching(GenerativeModel):
 
     # -- sampling -------------------------------------------------------------
 
-    def nfe(self) -> int:
-        """Network evaluations per sample: ``ode_steps`` (Euler) or twice that (Heun)."""
-        return self.ode_steps * EVALUATIONS_PER_STEP[self.solver]
+    def nfe(self, guidance: float | None = None) -> int:
+        """Network evaluations per sample: ``ode_steps`` (Euler) or twice that
+        (Heun), times 2 for a conditional model at a ``guidance`` (default:
+        the row's) other than 0 or 1
+        (:func:`~genbench_families.conditioning.evaluations_per_step`)."""
+        evaluations = self.ode_steps * EVALUATIONS_PER_STEP[self.solver]
+        if self.num_classes is None:
+            return evaluations
+        return evaluations * evaluations_per_step(self.guidance if guidance is None else guidance)
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
+        """``n`` samples; a conditional model draws their labels uniformly
+        from ``generator`` (before the noise) and uses the row's guidance."""
+        if self.num_classes is not None:
+            labels = uniform_labels(n, self.num_classes, generator)
+            return self.sample_conditional(labels, self.guidance, generator)
         x = torch.randn(n, *self.space.shape, generator=generator, device=generator.device)
         return self.integrate(x, self.solver, self.ode_steps)
 
     @torch.no_grad()
-    def integrate(self, x: Tensor, solver: str, steps: int) -> Tensor:
+    def sample_conditional(
+        self, labels: Tensor, guidance: float, generator: torch.Generator
+    ) -> Tensor:
+        """One sample per label (``N`` int64 in ``[0, num_classes)``, on the
+        model's device) at guidance scale ``guidance``, by the row's solver."""
+        if self.num_classes is None:
+            raise ValueError("this flow-matching model is not class-conditional")
+        labels = checked_labels(labels, len(labels), self.num_classes)
+        shape = (len(labels), *self.space.shape)
+        x = torch.randn(shape, generator=generator, device=generator.device)
+        guide = Guide(labels, self.num_classes, float(guidance))
+        return self.integrate(x, self.solver, self.ode_steps, guide)
+
+    @torch.no_grad()
+    def integrate(self, x: Tensor, solver: str, steps: int, guide: Guide | None = None) -> Tensor:
         """The ODE's solution from noise ``x`` at ``t = 0`` to ``t = 1`` on
-        :func:`time_grid` ``(steps, time_power)``."""
+        :func:`time_grid` ``(steps, time_power)``, along the guided velocity
+        for a conditional model."""
         checked_solver(solver, steps, "ODE")
         no_trace = torch.zeros((), device=x.device)
         times = time_grid(steps, self.time_power)
-        return solve(lambda y, t: (self.velocity(y, t), no_trace), x, solver, times)[0]
+        return solve(lambda y, t: (self.velocity(y, t, guide), no_trace), x, solver, times)[0]
 
     # -- likelihood -----------------------------------------------------------
 

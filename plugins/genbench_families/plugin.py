@@ -10,6 +10,10 @@ there; every later hook computes where the model lives, draws its noise from
 a generator on that device, and hands results back on the CPU. Checkpoints
 hold CPU tensors. On the CPU every step is what it was before devices
 existed, bit for bit.
+
+Class-conditional rows (those declaring ``conditional_sample``) train on the
+task's training labels, aligned with the training examples, and ``sample``
+takes a :class:`~genbench.Condition` (labels and a guidance scale).
 """
 
 from __future__ import annotations
@@ -22,12 +26,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from genbench import LogLikelihood, ModelSpec, hookimpl
+from genbench import Condition, LogLikelihood, ModelSpec, hookimpl
 from genbench.checkpoints import Checkpoint
 from genbench.hashing import derive_seed
 from genbench.tasks.base import Task
 from genbench_families.base import GenerativeModel
 from genbench_families.catalogue import SPECS, SPECS_BY_NAME, build, train_examples
+from genbench_families.conditioning import checked_labels
 
 PROBE_EXAMPLES = 64
 """Training examples a model's diagnostics (e.g. a flow's round trip) use."""
@@ -69,12 +74,49 @@ def _as_tensor(x: Any, device: torch.device) -> torch.Tensor:
     return torch.as_tensor(np.asarray(x), device=device)
 
 
+def training_labels(spec: ModelSpec, task: Task) -> torch.Tensor | None:
+    """The training split's class labels (int64, CPU, aligned with
+    ``task.load().train``, the examples every row trains on) for a row
+    declaring ``conditional_sample``; ``None`` for any other row.
+
+    Raises:
+        ValueError: the task has no training labels, or not one per example.
+    """
+    if "conditional_sample" not in spec.capabilities:
+        return None
+    data = task.load()
+    if data.train_labels is None:
+        raise ValueError(f"row {spec.name!r} trains on class labels; task {task.name!r} has none")
+    labels = torch.as_tensor(np.asarray(data.train_labels, dtype=np.int64), device="cpu")
+    if labels.shape != (len(data.train),):
+        raise ValueError(
+            f"task {task.name!r} has {tuple(labels.shape)} training labels for "
+            f"{len(data.train)} training examples"
+        )
+    return labels
+
+
+def class_count(task: Task, labels: torch.Tensor) -> int:
+    """The number of classes ``K``: the task's ``num_classes`` where it
+    declares one, else one more than the largest training label.
+
+    Raises:
+        ValueError: a training label lies outside ``[0, K)``.
+    """
+    declared = getattr(task, "num_classes", None)
+    count = int(labels.max()) + 1 if declared is None else int(declared)
+    checked_labels(labels, len(labels), count)
+    return count
+
+
 @hookimpl
 def register_models(register: Callable[[ModelSpec], None]) -> None:
     """VAE (plus β-VAE, autoencoder and VQ-VAE variants), GAN (hinge and
     WGAN-GP rows), diffusion (DDPM and DDIM rows), RealNVP, MAF, PixelCNN
     and flow matching (Heun and 8-step Euler rows), each for image, toy and
-    audio tasks (the MAF for image and toy tasks only)."""
+    audio tasks (the MAF for image and toy tasks only), and class-conditional
+    diffusion and flow matching with classifier-free guidance (image and
+    audio tasks)."""
     for spec in SPECS:
         register(spec)
 
@@ -100,9 +142,13 @@ def fit(
     if spec.name not in SPECS_BY_NAME:
         return None
     where = torch.device(device if device is not None else "cpu")
+    labels = training_labels(spec, task)
+    num_classes = None if labels is None else class_count(task, labels)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
-        model = build(spec, tuple(task.example_shape), task.levels, task.modality, budget)
+        model = build(
+            spec, tuple(task.example_shape), task.levels, task.modality, budget, num_classes
+        )
     model.to(where)
     state = checkpoint.load()
     if state is not None:
@@ -111,7 +157,11 @@ def fit(
         train_data = _as_tensor(task.load().train, where)
         model.space.fit_statistics(train_data)
         model.train()
-        model.fit(model.space.encode(train_data), seeded_generator(seed, where))
+        generator = seeded_generator(seed, where)
+        if labels is None:
+            model.fit(model.space.encode(train_data), generator)
+        else:
+            model.fit(model.space.encode(train_data), generator, labels.to(where))
         checkpoint.save({name: value.cpu() for name, value in model.state_dict().items()})
     model.eval()
     probe = model.space.encode(_as_tensor(task.load().train[:PROBE_EXAMPLES], where))
@@ -125,13 +175,46 @@ def fit(
 
 
 @hookimpl
-def sample(model: Any, n: int, seed: int) -> torch.Tensor | None:
-    """``n`` samples in the task's format; the same ``seed`` gives the same samples."""
+def sample(
+    model: Any, n: int, seed: int, condition: Condition | None = None
+) -> torch.Tensor | None:
+    """``n`` samples in the task's format; the same ``seed`` (and
+    ``condition``) gives the same samples. With a ``condition`` (only for a
+    class-conditional model), sample ``i`` is of class ``condition.labels[i]``
+    at guidance ``condition.guidance``; without one, a conditional model
+    draws its labels uniformly and uses its row's guidance.
+
+    Raises:
+        ValueError: a condition for a model that is not class-conditional,
+            or labels that are not int64 of shape ``(n,)`` in ``[0, K)``.
+    """
     if not isinstance(model, FittedModel):
         return None
+    generator = seeded_generator(seed, model.model.device)
     with torch.no_grad():
-        drawn = model.model.sample(int(n), seeded_generator(seed, model.model.device))
+        if condition is None:
+            drawn = model.model.sample(int(n), generator)
+        else:
+            labels = condition_labels(model, condition, int(n))
+            drawn = model.model.sample_conditional(
+                labels.to(model.model.device), condition.guidance, generator
+            )
     return model.model.space.decode(drawn).cpu()
+
+
+def condition_labels(model: FittedModel, condition: Condition, n: int) -> torch.Tensor:
+    """``condition.labels`` checked for a ``sample`` call of ``n`` samples
+    from ``model``.
+
+    Raises:
+        ValueError: ``model`` is not class-conditional, or the labels are not
+            an int64 tensor of shape ``(n,)`` with values in ``[0, K)``.
+    """
+    if not _declares(model, "conditional_sample"):
+        raise ValueError(
+            f"model {model.name!r} is not class-conditional: it samples without a Condition"
+        )
+    return checked_labels(condition.labels, n, model.model.num_classes)
 
 
 @hookimpl

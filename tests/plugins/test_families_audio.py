@@ -24,7 +24,7 @@ from genbench_families.catalogue import SPECS, SPECS_BY_NAME, build
 from genbench_families.flow import RealNVP
 from genbench_families.nets import audio, image, wavenet
 from genbench_families.space import DataSpace, MuLawSpace, data_space
-from test_families_support import assert_close, fit_model, perturb
+from test_families_support import assert_close, classes_for, fit_model, perturb
 
 from genbench import BUDGETS
 from genbench.features.waveform import mulaw_decode
@@ -275,7 +275,7 @@ def test_every_row_but_the_maf_has_audio_budgets_that_build():
     assert "audio" not in SPECS_BY_NAME["maf"].budgets["default"]
     for spec in AUDIO_SPECS:
         for budget in BUDGETS:
-            model = build(spec, (2000,), 256, "audio", budget)
+            model = build(spec, (2000,), 256, "audio", budget, **classes_for(spec, 10))
             assert model.capabilities == spec.capabilities
             assert isinstance(model.space, MuLawSpace)
 

@@ -23,7 +23,9 @@ from genbench.tasks.base import Task, TaskData
 
 class TinyBarsTask(Task):
     """4x4 images with 4 levels: one bright horizontal or vertical bar on a
-    dark background, with a little noise; 256 train and 64 test images."""
+    dark background, with a little noise; 256 train and 64 test images,
+    labelled by the bar's direction (0 horizontal, 1 vertical: what the
+    class-conditional rows train on)."""
 
     name = "image/tiny-bars"
     modality = "image"
@@ -33,19 +35,22 @@ class TinyBarsTask(Task):
     def _load(self) -> TaskData:
         rng = np.random.default_rng(0)
 
-        def draw(n: int) -> torch.Tensor:
+        def draw(n: int) -> tuple[torch.Tensor, np.ndarray]:
             images = np.zeros((n, 1, 4, 4), dtype=np.int64)
+            labels = np.zeros(n, dtype=np.int64)
             for i in range(n):
                 position = rng.integers(4)
                 if rng.random() < 0.5:
                     images[i, 0, position, :] = 3
                 else:
                     images[i, 0, :, position] = 3
+                    labels[i] = 1
             noise = rng.random(images.shape) < 0.05
             images[noise] = rng.integers(0, 4, size=int(noise.sum()))
-            return torch.from_numpy(images.astype(np.uint8))
+            return torch.from_numpy(images.astype(np.uint8)), labels
 
-        return TaskData(train=draw(256), test=draw(64))
+        (train, train_labels), (test, test_labels) = draw(256), draw(64)
+        return TaskData(train=train, test=test, train_labels=train_labels, test_labels=test_labels)
 
     def feature_extractor(self) -> IdentityFeatures:
         return IdentityFeatures(16)
@@ -80,6 +85,12 @@ class TinyBlobsTask(Task):
 
     def feature_extractor(self) -> IdentityFeatures:
         return IdentityFeatures(2)
+
+
+def classes_for(spec: ModelSpec, num_classes: int = 2) -> dict[str, int]:
+    """``build``'s ``num_classes`` keyword for a class-conditional row
+    (``num_classes`` classes), none for any other row."""
+    return {"num_classes": num_classes} if "conditional_sample" in spec.capabilities else {}
 
 
 def smoke_spec(name: str, modality: str, **overrides: Any) -> ModelSpec:

@@ -244,9 +244,12 @@ def test_full_rows_build_and_stop_early_except_the_gan() -> None:
     on a held-out share of the training split and restores its best weights."""
     for spec in SPECS:
         for modality, shape in (("image", (1, 28, 28)), ("toy", (2,))):
+            if modality not in spec.modalities:
+                continue
             row = spec.hyperparameters("full", modality)
             assert ("early_stopping" in row) == (spec.family != "gan"), (spec.name, modality)
             if "early_stopping" in row:
                 rule = EarlyStopping(**row["early_stopping"])
                 assert 0 < rule.holdout_fraction <= 0.05 and rule.patience >= 5
-            build(spec, shape, 256 if modality == "image" else None, modality, "full")
+            classes = {"num_classes": 10} if "conditional_sample" in spec.capabilities else {}
+            build(spec, shape, 256 if modality == "image" else None, modality, "full", **classes)

@@ -24,10 +24,12 @@ import torch
 from torch import Tensor, nn
 
 from genbench_families.nets.layers import (
+    LabelEmbedding,
     SqueezeParameterAxis,
     TimeEmbedding,
     sequence_shape,
     spectral,
+    with_labels,
 )
 from genbench_families.nets.wavenet import WaveNet
 
@@ -268,9 +270,15 @@ class UNet(nn.Module):
     on ``audio/digits`` reach a noise-prediction loss of 0.11 instead of
     0.31. The gain and the output convolution start at zero, so a new
     network predicts zeros.
+
+    With ``num_classes`` the network is class-conditional: a
+    :class:`~genbench_families.nets.layers.LabelEmbedding` (``num_classes + 1``
+    vectors, the last the null class) is added to the time embedding, and
+    ``forward`` takes labels ``B``. Without it the network is built exactly
+    as it always was (same parameters, same random draws).
     """
 
-    def __init__(self, shape: tuple[int, ...], width: int) -> None:
+    def __init__(self, shape: tuple[int, ...], width: int, num_classes: int | None = None) -> None:
         super().__init__()
         plan = Plan(shape)
         widths = plan.widths(width)
@@ -291,9 +299,10 @@ class UNet(nn.Module):
         for layer in (self.out, self.input_gain):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
+        self.labels = LabelEmbedding(num_classes, time_dim) if num_classes is not None else None
 
-    def forward(self, x: Tensor, t: Tensor) -> Tensor:
-        emb = self.embed(t)
+    def forward(self, x: Tensor, t: Tensor, labels: Tensor | None = None) -> Tensor:
+        emb = with_labels(self.embed(t), self.labels, labels)
         folded = self.fold(x)
         h = self.blocks[0](self.stem(folded), emb)
         skips = [h]
@@ -361,9 +370,11 @@ def gan_networks(
     return SqueezeParameterAxis(generator), critic
 
 
-def denoiser(shape: tuple[int, ...], width: int) -> nn.Module:
-    """``(x, t) → B x *shape`` noise prediction, ``t`` in ``[0, 1]``."""
-    return UNet(shape, width)
+def denoiser(shape: tuple[int, ...], width: int, num_classes: int | None = None) -> nn.Module:
+    """``(x, t) → B x *shape`` noise prediction, ``t`` in ``[0, 1]``; with
+    ``num_classes``, ``(x, t, labels) → B x *shape`` (labels in
+    ``0..num_classes``, the last the null class)."""
+    return UNet(shape, width, num_classes)
 
 
 def conditioner(in_channels: int, out_channels: int, width: int) -> nn.Module:

@@ -228,12 +228,14 @@ def gan_networks(
     return SqueezeParameterAxis(generator), critic
 
 
-def denoiser(shape: tuple[int, ...], width: int) -> nn.Module:
+def denoiser(shape: tuple[int, ...], width: int, num_classes: int | None = None) -> nn.Module:
     """``(x, t) → B x *shape`` noise prediction, ``t`` in ``[0, 1]``: the
-    GroupNorm/attention U-Net of :mod:`genbench_families.nets.unet`."""
+    GroupNorm/attention U-Net of :mod:`genbench_families.nets.unet`; with
+    ``num_classes``, ``(x, t, labels) → B x *shape`` (labels in
+    ``0..num_classes``, the last the null class)."""
     from genbench_families.nets.unet import UNet  # unet imports Plan from here
 
-    return UNet(shape, width)
+    return UNet(shape, width, num_classes)
 
 
 def conditioner(

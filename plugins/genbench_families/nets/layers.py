@@ -33,6 +33,40 @@ class TimeEmbedding(nn.Module):
         return self.mlp(sinusoidal_embedding(t, self.dim))
 
 
+class LabelEmbedding(nn.Module):
+    """One learned vector per class plus a last one for the "null" class
+    (index ``num_classes``: the unconditional prediction of classifier-free
+    guidance), added to a network's time embedding. Starts at zero (no
+    random draws), so a new conditional network is its unconditional one."""
+
+    def __init__(self, num_classes: int, dim: int) -> None:
+        super().__init__()
+        if num_classes < 1:
+            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+        self.num_classes = num_classes
+        self.weight = nn.Parameter(torch.zeros(num_classes + 1, dim))
+
+    def forward(self, labels: Tensor) -> Tensor:
+        return self.weight[labels]
+
+
+def with_labels(emb: Tensor, embedding: LabelEmbedding | None, labels: Tensor | None) -> Tensor:
+    """The time embedding ``emb`` plus the labels' embedding: unchanged for an
+    unconditional network (``embedding`` ``None``), which refuses labels; a
+    conditional network needs them (the null class for the unconditional
+    prediction)."""
+    if embedding is None:
+        if labels is not None:
+            raise ValueError("this network is not class-conditional but was given labels")
+        return emb
+    if labels is None:
+        raise ValueError(
+            "a class-conditional network needs labels (the null class "
+            f"{embedding.num_classes} for the unconditional prediction)"
+        )
+    return emb + embedding(labels)
+
+
 def spectral(module: nn.Module, enabled: bool) -> nn.Module:
     """``module`` with spectral normalisation of its weight when ``enabled``."""
     return nn.utils.parametrizations.spectral_norm(module) if enabled else module

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from genbench_families.nets.layers import TimeEmbedding
+from genbench_families.nets.layers import LabelEmbedding, TimeEmbedding, with_labels
 
 
 def _groups(channels: int) -> int:
@@ -80,9 +80,15 @@ class UNet(nn.Module):
     GroupNorm, SiLU and a zero-initialised 3x3 output convolution, unfolded:
     a new network outputs zeros. Every residual block adds a projection of
     the sinusoidal time embedding (``4 · width`` features).
+
+    With ``num_classes`` the network is class-conditional: a
+    :class:`~genbench_families.nets.layers.LabelEmbedding` (``num_classes + 1``
+    vectors, the last the null class) is added to the time embedding, and
+    ``forward`` takes labels ``B``. Without it the network is built exactly
+    as it always was (same parameters, same random draws).
     """
 
-    def __init__(self, shape: tuple[int, ...], width: int) -> None:
+    def __init__(self, shape: tuple[int, ...], width: int, num_classes: int | None = None) -> None:
         super().__init__()
         from genbench_families.nets.image import Plan  # image imports this module
 
@@ -105,9 +111,10 @@ class UNet(nn.Module):
         self.act = nn.SiLU()
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
+        self.labels = LabelEmbedding(num_classes, time_dim) if num_classes is not None else None
 
-    def forward(self, x: Tensor, t: Tensor) -> Tensor:
-        emb = self.embed(t)
+    def forward(self, x: Tensor, t: Tensor, labels: Tensor | None = None) -> Tensor:
+        emb = with_labels(self.embed(t), self.labels, labels)
         skip = self.high(self.stem(self.fold(x)), emb)
         h = skip
         if self.has_low:
