@@ -55,9 +55,10 @@ def guidance_runs(records: Iterable[RunRecord]) -> pd.DataFrame:
 
 
 def guidance_metrics(runs: pd.DataFrame) -> list[str]:
-    """The metrics shown, in order: the Fréchet distance present,
-    precision, recall, class accuracy."""
-    present = [name for name in FRECHET if name in runs]
+    """The metrics shown, in order: the Fréchet distance with values in
+    ``runs`` (a frame of several tasks carries the other tasks' column,
+    empty for this one), precision, recall, class accuracy."""
+    present = [name for name in FRECHET if name in runs and runs[name].notna().any()]
     return [*present[:1], "precision", "recall", "class_accuracy"]
 
 

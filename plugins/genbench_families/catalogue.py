@@ -166,6 +166,7 @@ SPECS: tuple[ModelSpec, ...] = (
         capabilities={"sample", "conditional_sample"},
         budgets=restricted(DIFFUSION_BUDGETS, CONDITIONAL_MODALITIES),
         options={"sampler": "ddim", **CONDITIONING},
+        default_grid=False,
         description=(
             "class-conditional DDPM network (label dropout 0.1), sampled by DDIM with "
             "classifier-free guidance"
@@ -221,6 +222,7 @@ SPECS: tuple[ModelSpec, ...] = (
         capabilities={"sample", "conditional_sample"},
         budgets=restricted(FLOW_MATCHING_BUDGETS, CONDITIONAL_MODALITIES),
         options={"solver": "heun", "ode_steps": 10, **CONDITIONING},
+        default_grid=False,
         description=(
             "class-conditional flow matching (label dropout 0.1), Heun ODE sampler with "
             "classifier-free guidance"

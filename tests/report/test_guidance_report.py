@@ -10,6 +10,7 @@ import pytest
 
 from genbench.plugins import get_plugin_manager
 from genbench.registry import Registry
+from genbench.report.guidance import guidance_metrics
 from genbench.report.leaderboard import build_leaderboards
 from genbench.run.grid import plan_grid
 from genbench.run.runner import run_grid
@@ -82,3 +83,18 @@ def test_committed_leaderboards_are_unchanged(tmp_path):
     assert written == expected
     for name in written:
         assert (tmp_path / name).read_bytes() == (committed / name).read_bytes(), name
+
+
+def test_each_task_shows_its_own_frechet_distance_when_tasks_share_a_frame():
+    # the sweep frame of several tasks carries every task's Fréchet column;
+    # an audio task's rows have an empty `fid` and must show `fad`
+    runs = pd.DataFrame(
+        [
+            {"task": "image/mnist", "fid": 30.0, "fad": None},
+            {"task": "audio/digits", "fid": None, "fad": 120.0},
+        ]
+    )
+    audio = runs[runs["task"] == "audio/digits"]
+    image = runs[runs["task"] == "image/mnist"]
+    assert guidance_metrics(audio) == ["fad", "precision", "recall", "class_accuracy"]
+    assert guidance_metrics(image) == ["fid", "precision", "recall", "class_accuracy"]
