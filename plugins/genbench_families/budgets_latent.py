@@ -9,7 +9,7 @@ task and seed, ``full`` is sized for one GPU and not measured. ``steps``,
 Latents: 4 x 7 x 7 for 28 x 28 images (compression 4), 4 channels at
 1/32 of the sample rate for audio (8 kHz clips: 4 x 250, compression 8).
 No toy rows: a latent of a 2-D point is no smaller than the point.
-``default`` trained in 190 s (audio/digits) and 125 s (image/mnist) on one
+``default`` trained in 130 s (audio/digits) and 125 s (image/mnist) on one
 thread of the shared 2-core build machine; docs/families.md gives the
 measurements.
 """
@@ -82,7 +82,7 @@ LATENT_DIFFUSION_BUDGETS = _budgets(
             "latent_channels": 4,
             "width": 48,
             "stages": 2,
-            "steps": 500,
+            "steps": 750,
             "batch_size": 16,
             "lr": 6e-3,
             "spectral_weight": 1.0,
