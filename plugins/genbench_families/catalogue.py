@@ -6,9 +6,11 @@ in the mu-law space of :class:`~genbench_families.space.MuLawSpace`. A row
 is built by its family's algorithm (:data:`ALGORITHMS`) unless
 :data:`ROW_ALGORITHMS` names another for it (the masked autoregressive
 flow is a ``flow`` that is not RealNVP, the VQ-VAE a ``vae`` that is not
-the VAE). Rows whose cold cost would push ``genbench run`` past its
-20-minute target are left out of the default grid (``default_grid=False``:
-``genbench run --all-models`` or ``-m NAME`` runs them; docs/families.md).
+the VAE, latent diffusion a ``diffusion`` in an autoencoder's latent
+space, whose rows leave toy tasks out). Rows whose cold cost would push
+``genbench run`` past its 20-minute target are left out of the default
+grid (``default_grid=False``: ``genbench run --all-models`` or ``-m NAME``
+runs them; docs/families.md).
 
 The class-conditional rows (``diffusion-cfg``, ``flow-matching-cfg``)
 declare ``conditional_sample``, train on the task's labels with label
@@ -34,12 +36,14 @@ from genbench_families.budgets import (
     VAE_BUDGETS,
 )
 from genbench_families.budgets_flow_matching import FLOW_MATCHING_BUDGETS
+from genbench_families.budgets_latent import LATENT_DIFFUSION_BUDGETS
 from genbench_families.budgets_maf_wgan import MAF_BUDGETS, WGAN_GP_BUDGETS
 from genbench_families.budgets_vqvae import VQVAE_BUDGETS
 from genbench_families.diffusion import Diffusion
 from genbench_families.flow import RealNVP
 from genbench_families.flow_matching import FlowMatching
 from genbench_families.gan import GAN
+from genbench_families.latent_diffusion import LatentDiffusion
 from genbench_families.maf import MAF
 from genbench_families.nets import factory_for
 from genbench_families.space import data_space
@@ -72,7 +76,12 @@ ALGORITHMS: dict[str, type[GenerativeModel]] = {
 }
 """The algorithm of each family's rows."""
 
-ROW_ALGORITHMS: dict[str, type[GenerativeModel]] = {"maf": MAF, "vq-vae": VQVAE}
+ROW_ALGORITHMS: dict[str, type[GenerativeModel]] = {
+    "maf": MAF,
+    "vq-vae": VQVAE,
+    "latent-diffusion-ddpm": LatentDiffusion,
+    "latent-diffusion-ddim": LatentDiffusion,
+}
 """Rows built by another algorithm than their family's."""
 
 
@@ -171,6 +180,30 @@ SPECS: tuple[ModelSpec, ...] = (
             "class-conditional DDPM network (label dropout 0.1), sampled by DDIM with "
             "classifier-free guidance"
         ),
+    ),
+    ModelSpec(
+        name="latent-diffusion-ddpm",
+        family="diffusion",
+        modalities=("image", "audio"),
+        capabilities={"sample", "reconstruct"},
+        budgets=LATENT_DIFFUSION_BUDGETS,
+        options={"sampler": "ddpm"},
+        default_grid=False,
+        description=(
+            "latent diffusion: KL-regularised conv autoencoder (28x28 -> 4x7x7; audio at "
+            "1/32 rate, 4 channels), DDPM on unit-variance latents, decoded; no likelihood"
+        ),
+    ),
+    ModelSpec(
+        name="latent-diffusion-ddim",
+        family="diffusion",
+        modalities=("image", "audio"),
+        capabilities={"sample", "reconstruct"},
+        budgets=LATENT_DIFFUSION_BUDGETS,
+        options={"sampler": "ddim"},
+        trains_as="latent-diffusion-ddpm",
+        default_grid=False,
+        description="the latent-diffusion network sampled by DDIM; no likelihood",
     ),
     ModelSpec(
         name="realnvp",

@@ -14,7 +14,15 @@ from genbench.plugins import get_plugin_manager
 from genbench.registry import Registry, RegistryError
 from genbench.run.grid import plan_grid, plan_sweep
 
-LEFT_OUT = {"vq-vae", "flow-matching", "flow-matching-euler8", "diffusion-cfg", "flow-matching-cfg"}
+LEFT_OUT = {
+    "vq-vae",
+    "flow-matching",
+    "flow-matching-euler8",
+    "diffusion-cfg",
+    "flow-matching-cfg",
+    "latent-diffusion-ddpm",
+    "latent-diffusion-ddim",
+}
 
 
 @pytest.fixture(scope="module")
