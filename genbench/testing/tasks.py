@@ -7,6 +7,7 @@ its own registry; ``genbench run`` never sees them.
 
 * ``image/kit-2x2``: 1 x 2 x 2 images with 4 levels (4**4 = 256 images);
 * ``audio/kit-mulaw8``: 8-sample clips, 4 mu-law levels (4**8 = 65,536);
+  both carry two classes, so class-conditional models are checked too;
 * ``toy/kit-blobs``: two 2-D Gaussian blobs; continuous, so the audit
   integrates the density on a grid instead of summing (tolerance 0.02).
 """
@@ -28,6 +29,16 @@ from genbench.tasks.base import Task, TaskData
 
 KIT_SEED = 7
 _SIZES = MappingProxyType({"smoke": 256, "default": 256, "full": 256})
+
+
+def _label_splits(labels: np.ndarray, train: int, test: int) -> dict[str, np.ndarray]:
+    """``labels`` cut like the kit's splits: the first ``train``, the next
+    ``test``, the rest held out (so class-conditional models can be checked)."""
+    return {
+        "train_labels": labels[:train],
+        "test_labels": labels[train : train + test],
+        "holdout_labels": labels[train + test :],
+    }
 
 
 class EnumerableTask(Task):
@@ -59,6 +70,8 @@ class KitImageTask(EnumerableTask):
     description = "conformance kit: 2x2 images with 4 levels (256 possible images)"
     levels = 4
     example_shape = (1, 2, 2)
+    num_classes = 2
+    """Class 1: the top-left pixel is in the upper half of the levels."""
 
     def _all(self) -> torch.Tensor:
         grid = list(itertools.product(range(self.levels), repeat=4))
@@ -70,8 +83,14 @@ class KitImageTask(EnumerableTask):
         weights = rng.dirichlet(np.full(len(images), 0.3))
         draw = rng.choice(len(images), size=self.train_size + 2 * self.test_size, p=weights)
         x = images[torch.from_numpy(draw)]
+        labels = (x[:, 0, 0, 0] >= self.levels // 2).numpy().astype(np.int64)
         n, m = self.train_size, self.test_size
-        return TaskData(train=x[:n], test=x[n : n + m], holdout=x[n + m :])
+        return TaskData(
+            train=x[:n],
+            test=x[n : n + m],
+            holdout=x[n + m :],
+            **_label_splits(labels, n, m),
+        )
 
     def domain(self) -> tuple[torch.Tensor, float]:
         return self._all(), 1.0
@@ -88,6 +107,8 @@ class KitAudioTask(EnumerableTask):
     levels = 4
     example_shape = (8,)
     sample_rate = 8000
+    num_classes = 2
+    """Class 1: the first code is in the upper half of the levels."""
 
     def _load(self) -> TaskData:
         rng = np.random.default_rng(KIT_SEED)
@@ -100,8 +121,14 @@ class KitAudioTask(EnumerableTask):
             codes[:, t] = (u > np.cumsum(transition[codes[:, t - 1]], axis=1)).sum(axis=1)
         codes = np.minimum(codes, self.levels - 1)
         waves = mulaw_decode(torch.from_numpy(codes), self.levels).float()
+        labels = (codes[:, 0] >= self.levels // 2).astype(np.int64)
         k, m = self.train_size, self.test_size
-        return TaskData(train=waves[:k], test=waves[k : k + m], holdout=waves[k + m :])
+        return TaskData(
+            train=waves[:k],
+            test=waves[k : k + m],
+            holdout=waves[k + m :],
+            **_label_splits(labels, k, m),
+        )
 
     def encode_mulaw(self, waveforms: torch.Tensor) -> torch.Tensor:
         return mulaw_encode(waveforms, self.levels)

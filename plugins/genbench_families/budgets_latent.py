@@ -4,7 +4,9 @@ and modality, with the conventions of :mod:`genbench_families.budgets`:
 ``smoke`` trains in a second or two, ``default`` in a few CPU minutes per
 task and seed, ``full`` is sized for one GPU and not measured. ``steps``,
 ``batch_size`` and ``lr`` train the autoencoder; ``prior`` holds the latent
-:class:`~genbench_families.diffusion.Diffusion`'s, trained after it.
+:class:`~genbench_families.diffusion.Diffusion`'s, trained after it (at
+``full`` the latent model stops early on a held-out share of the latents,
+the autoencoder trains its fixed count).
 
 Latents: 4 x 7 x 7 for 28 x 28 images (compression 4), 4 channels at
 1/32 of the sample rate for audio (8 kHz clips: 4 x 250, compression 8).
@@ -127,6 +129,7 @@ LATENT_DIFFUSION_BUDGETS = _budgets(
                 "ddim_steps": 50,
                 "inversion_steps": 50,
                 "vlb_terms": 32,
+                "early_stopping": {"holdout_fraction": 0.05, "check_every": 500, "patience": 10},
             },
         },
         "audio": {
@@ -152,6 +155,7 @@ LATENT_DIFFUSION_BUDGETS = _budgets(
                 "ddim_steps": 50,
                 "inversion_steps": 50,
                 "vlb_terms": 32,
+                "early_stopping": {"holdout_fraction": 0.05, "check_every": 500, "patience": 10},
             },
         },
     },
