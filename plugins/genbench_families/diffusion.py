@@ -53,7 +53,6 @@ from genbench_families.conditioning import (
     checked_labels,
     drop_labels,
     evaluations_per_step,
-    labelled_rows,
     uniform_labels,
 )
 from genbench_families.distributions import (
@@ -62,7 +61,7 @@ from genbench_families.distributions import (
     normal_log_prob,
 )
 from genbench_families.space import DataSpace
-from genbench_families.training import EMA, EarlyStopping, Schedule, train
+from genbench_families.training import EarlyStopping, Schedule, fit_with_ema
 
 SAMPLERS = ("ddpm", "ddim")
 NOISE_SCHEDULES = ("linear", "cosine")
@@ -282,31 +281,9 @@ class Diffusion(GenerativeModel):
         self, data: Tensor, generator: torch.Generator, labels: Tensor | None = None
     ) -> list[float]:
         """Train on ``data`` (with its ``labels`` ``N``, int64 in
-        ``[0, num_classes)``, exactly when the model is conditional)."""
-        rows, batch_loss = data, lambda batch: self.loss(batch, generator)
-        if self.num_classes is None:
-            if labels is not None:
-                raise ValueError("an unconditional diffusion model trains without labels")
-        else:
-            if labels is None:
-                raise ValueError("a class-conditional diffusion model needs training labels")
-            checked_labels(labels, len(data), self.num_classes)
-            rows, batch_loss = labelled_rows(data, labels, lambda x, y: self.loss(x, generator, y))
-        ema = EMA(self.net, self.ema_decay)
-        history = train(
-            batch_loss,
-            self.net.parameters(),
-            rows,
-            steps=self.steps,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            generator=generator,
-            ema=ema,
-            schedule=self.lr_schedule,
-            early_stopping=self.early_stopping,
-        )
-        self.net.load_state_dict(ema.average.state_dict())
-        return history
+        ``[0, num_classes)``, exactly when the model is conditional):
+        :func:`~genbench_families.training.fit_with_ema`."""
+        return fit_with_ema(self, data, generator, labels, "diffusion")
 
     # -- sampling -------------------------------------------------------------
 

@@ -14,9 +14,12 @@ import copy
 import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
+
+from genbench_families.conditioning import checked_labels, labelled_rows
 
 
 def minibatches(
@@ -298,3 +301,44 @@ class _HeldOutMonitor:
             p.copy_(value)
         if self.ema is not None and self.best_average is not None:
             self.ema.average.load_state_dict(self.best_average)
+
+
+def fit_with_ema(
+    model: Any, data: Tensor, generator: torch.Generator, labels: Tensor | None, what: str
+) -> list[float]:
+    """Train ``model.net`` on ``model.loss`` over ``data`` with an
+    exponential moving average of its weights, which the network keeps:
+    the fit of the diffusion and flow-matching families (``what`` names
+    the family in errors).
+
+    ``model`` carries ``net``, ``loss(batch, generator[, labels])``,
+    ``num_classes`` (``None``: unconditional), ``ema_decay``, ``steps``,
+    ``batch_size``, ``lr``, ``lr_schedule`` and ``early_stopping``.
+    ``labels`` (``N``, int64 in ``[0, num_classes)``) are given exactly
+    when the model is conditional; a labelled model trains on row indices
+    so each batch keeps its labels. Returns the loss history of :func:`train`.
+    """
+    rows, batch_loss = data, lambda batch: model.loss(batch, generator)
+    if model.num_classes is None:
+        if labels is not None:
+            raise ValueError(f"an unconditional {what} model trains without labels")
+    else:
+        if labels is None:
+            raise ValueError(f"a class-conditional {what} model needs training labels")
+        checked_labels(labels, len(data), model.num_classes)
+        rows, batch_loss = labelled_rows(data, labels, lambda x, y: model.loss(x, generator, y))
+    ema = EMA(model.net, model.ema_decay)
+    history = train(
+        batch_loss,
+        model.net.parameters(),
+        rows,
+        steps=model.steps,
+        batch_size=model.batch_size,
+        lr=model.lr,
+        generator=generator,
+        ema=ema,
+        schedule=model.lr_schedule,
+        early_stopping=model.early_stopping,
+    )
+    model.net.load_state_dict(ema.average.state_dict())
+    return history
