@@ -10,68 +10,19 @@ The sampling itself (the ``sample`` hook with a
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-import numpy as np
 import torch
-from scipy import stats
 
 from genbench.features.base import FeatureExtractor
+from genbench.metrics.class_accuracy import class_accuracy, wilson_interval
 from genbench.metrics.engine import Reference, score_samples
-from genbench.metrics.uncertainty import LEVEL, Interval
 from genbench.records.record import GuidancePoint
 from genbench.tasks.base import Task
 
 GUIDANCE_METRICS: tuple[str, ...] = ("precision", "recall")
 """The engine's metrics recorded at each guidance scale besides the task's
 Fréchet distance (``fid``/``fad``) and ``class_accuracy``."""
-
-
-def class_accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
-    """The fraction of samples whose most probable class (``argmax`` of
-    ``probabilities``, ``(n, K)``) is the class asked for (``labels``,
-    ``(n,)``).
-
-    Raises:
-        ValueError: mismatched lengths, no samples, or a label outside
-            ``[0, K)``.
-    """
-    probabilities = np.asarray(probabilities)
-    labels = np.asarray(labels)
-    if probabilities.ndim != 2 or labels.shape != (len(probabilities),):
-        raise ValueError(
-            f"class accuracy needs (n, K) probabilities and (n,) labels, got "
-            f"{probabilities.shape} and {labels.shape}"
-        )
-    if not len(labels):
-        raise ValueError("class accuracy needs at least one sample")
-    classes = probabilities.shape[1]
-    if labels.min() < 0 or labels.max() >= classes:
-        raise ValueError(
-            f"labels must lie in [0, {classes}) for {classes} class probabilities, "
-            f"got {int(labels.min())}..{int(labels.max())}"
-        )
-    return float((probabilities.argmax(axis=1) == labels).mean())
-
-
-def wilson_interval(successes: int, n: int) -> Interval:
-    """The Wilson score 95 % interval of a proportion ``successes / n``
-    (binomial), with the standard error ``sqrt(p (1 - p) / n)``.
-
-    Raises:
-        ValueError: ``n`` < 1 or ``successes`` outside ``[0, n]``.
-    """
-    if n < 1 or not 0 <= successes <= n:
-        raise ValueError(f"a proportion needs n >= 1 and 0 <= successes <= n, got {successes}/{n}")
-    z = float(stats.norm.ppf(0.5 + LEVEL / 2.0))
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    method = f"Wilson score interval over the {n} class-conditional samples (binomial)"
-    return Interval(
-        max(0.0, centre - half), min(1.0, centre + half), math.sqrt(p * (1 - p) / n), 0, method
-    )
 
 
 def guidance_point(
@@ -89,9 +40,9 @@ def guidance_point(
     and recall come from :func:`~genbench.metrics.engine.score_samples`
     against the task's prepared ``reference``, with their bootstrap
     intervals, exactly as for the plain samples; ``class_accuracy`` is
-    :func:`class_accuracy` of the extractor's class probabilities, with
-    :func:`wilson_interval`. ``device`` is the run's (the CPU computes with
-    numpy, as the main row does).
+    :func:`~genbench.metrics.class_accuracy.class_accuracy` of the
+    extractor's class probabilities, with its Wilson interval. ``device``
+    is the run's (the CPU computes with numpy, as the main row does).
     """
     features, probabilities = extractor.extract(samples)
     scores = score_samples(

@@ -14,11 +14,11 @@ import pytest
 import torch
 
 from genbench.defaults import GUIDANCE_SCALES
+from genbench.metrics.class_accuracy import class_accuracy, wilson_interval
 from genbench.plugins import get_plugin_manager
 from genbench.records import iter_records, load_record
 from genbench.registry import Registry, RegistryError
 from genbench.run.grid import plan_grid
-from genbench.run.guidance import class_accuracy, wilson_interval
 from genbench.run.runner import run_grid
 from genbench.run.settings import RunSettings
 from genbench.specs import Condition
