@@ -101,6 +101,7 @@ SPECS: tuple[ModelSpec, ...] = (
         capabilities={"sample", "log_likelihood", "reconstruct"},
         budgets=VAE_BUDGETS,
         options={"beta": 4.0},
+        default_grid=False,
         description="β-VAE (β = 4): smoother codes, blurrier reconstructions",
     ),
     ModelSpec(

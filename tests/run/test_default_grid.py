@@ -15,6 +15,7 @@ from genbench.registry import Registry, RegistryError
 from genbench.run.grid import plan_grid, plan_sweep
 
 LEFT_OUT = {
+    "vae-beta4",
     "vq-vae",
     "flow-matching",
     "flow-matching-euler8",
@@ -49,7 +50,7 @@ def test_a_left_out_row_runs_when_named(registry: Registry):
 
 def test_the_sweep_follows_the_same_selection(registry: Registry):
     on_toy = {name for name in LEFT_OUT if "toy" in registry.model(name).modalities}
-    assert on_toy == {"vq-vae", "flow-matching", "flow-matching-euler8"}
+    assert on_toy == {"vae-beta4", "vq-vae", "flow-matching", "flow-matching-euler8"}
     cells = plan_sweep(registry, [1, 2], tasks=["toy/ring8"], seeds=1)
     assert not _models(cells) & LEFT_OUT
     cells = plan_sweep(registry, [1], tasks=["toy/ring8"], seeds=1, all_models=True)
