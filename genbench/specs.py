@@ -29,7 +29,22 @@ LADDER_BASE = "default"
 
 LADDER_KEYS: tuple[str, ...] = ("steps",)
 """Hyper-parameters a ladder rung multiplies unless a spec declares its own:
-the number of training steps (optimiser updates)."""
+the number of training steps (optimiser updates). A key is a name in the
+budget row or a dotted path into the row's nested dictionaries
+(``"prior.steps"``: the ``steps`` of the row's ``prior``)."""
+
+
+def nested_value(row: Mapping[str, Any], path: str) -> Any | None:
+    """The value at dotted ``path`` in ``row`` (``"prior.steps"`` is
+    ``row["prior"]["steps"]``), or ``None`` where a name on the way is
+    missing or not a mapping."""
+    value: Any = row
+    for name in path.split("."):
+        if not isinstance(value, Mapping) or name not in value:
+            return None
+        value = value[name]
+    return value
+
 
 _LADDER_RE = re.compile(r"^(?P<base>.*)-x(?P<multiple>[^-]*)$")
 
@@ -210,7 +225,9 @@ class ModelSpec:
             on its task, which leaderboards label as such (not hashed).
         ladder_keys: the hyper-parameters of the ``default`` row that a
             ladder budget ``default-xK`` multiplies by ``K`` (the training
-            compute; :data:`LADDER_KEYS`, the step count, unless declared);
+            compute; :data:`LADDER_KEYS`, the step count, unless declared),
+            each a name or a dotted path into nested dictionaries
+            (``"prior.steps"`` for a two-stage model's second stage);
             every other hyper-parameter stays as at ``default``. Each must
             be an integer in the row; a key absent from the row is left
             alone. An empty tuple declares a model that does not train
@@ -264,6 +281,12 @@ class ModelSpec:
                 f"got the string {self.ladder_keys!r}"
             )
         object.__setattr__(self, "ladder_keys", tuple(self.ladder_keys))
+        for key in self.ladder_keys:
+            if not isinstance(key, str) or "" in key.split("."):
+                raise ValueError(
+                    f"model {self.name!r}: a ladder key is a name or a dotted path of "
+                    f"names like 'prior.steps', got {key!r}"
+                )
 
     def hyperparameters(self, budget: str, modality: str | None = None) -> dict[str, Any]:
         """Hyper-parameters for ``budget``, falling back to ``default``.
@@ -293,19 +316,25 @@ class ModelSpec:
 
     def _scaled(self, row: dict[str, Any], multiple: int) -> dict[str, Any]:
         """``row`` with every ladder key present multiplied by ``multiple``
-        (``row`` itself, untouched, for multiple 1)."""
+        (``row`` itself, untouched, for multiple 1); the nested dictionaries
+        on a dotted key's path are copied, never changed in place."""
         if multiple == 1:
             return row
         for key in self.ladder_keys:
-            if key not in row:
+            value = nested_value(row, key)
+            if value is None:
                 continue
-            value = row[key]
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValueError(
                     f"model {self.name!r}: ladder key {key!r} must be an integer at "
                     f"{LADDER_BASE!r} to be multiplied, got {value!r}"
                 )
-            row[key] = value * multiple
+            *parents, leaf = key.split(".")
+            level = row
+            for name in parents:
+                level[name] = dict(level[name])
+                level = level[name]
+            level[leaf] = value * multiple
         return row
 
     def _keyed_by_modality(self, row: Mapping[str, Any]) -> bool:

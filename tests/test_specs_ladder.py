@@ -8,7 +8,13 @@ import pickle
 import pytest
 
 from genbench import ModelSpec
-from genbench.specs import base_budget, canonical_budget, ladder_budget, parse_budget
+from genbench.specs import (
+    base_budget,
+    canonical_budget,
+    ladder_budget,
+    nested_value,
+    parse_budget,
+)
 
 
 def _spec(**kwargs) -> ModelSpec:
@@ -76,6 +82,38 @@ def test_a_spec_may_declare_other_ladder_keys():
     with pytest.raises(ValueError, match="ladder_keys must be a sequence of names"):
         _spec(ladder_keys="steps")
     assert pickle.loads(pickle.dumps(spec)).ladder_keys == ("steps", "epochs_warmup")
+
+
+def test_a_dotted_ladder_key_scales_a_nested_stage_and_leaves_the_table_alone():
+    prior = {"steps": 50, "width": 16}
+    spec = ModelSpec(
+        name="two-stage",
+        family="diffusion",
+        modalities=("image",),
+        budgets={"default": {"image": {"steps": 100, "prior": prior}}},
+        ladder_keys=("steps", "prior.steps", "prior.missing", "absent.steps"),
+    )
+    assert spec.hyperparameters("default-x4", "image") == {
+        "steps": 400,
+        "prior": {"steps": 200, "width": 16},
+    }
+    assert spec.hyperparameters("default", "image")["prior"] == {"steps": 50, "width": 16}
+    assert prior == {"steps": 50, "width": 16}
+    assert pickle.loads(pickle.dumps(spec)).ladder_keys == spec.ladder_keys
+
+
+@pytest.mark.parametrize("key", ["", "prior.", ".steps", "prior..steps", 3])
+def test_a_ladder_key_that_is_no_dotted_path_of_names_is_refused(key):
+    with pytest.raises(ValueError, match="a ladder key is a name or a dotted path of names"):
+        _spec(ladder_keys=(key,))
+
+
+def test_nested_value_follows_a_dotted_path():
+    row = {"steps": 3, "prior": {"steps": 5, "schedule": {"warmup_steps": 2}}}
+    assert nested_value(row, "steps") == 3
+    assert nested_value(row, "prior.schedule.warmup_steps") == 2
+    assert nested_value(row, "prior.width") is None
+    assert nested_value(row, "steps.more") is None
 
 
 def test_a_ladder_key_must_be_an_integer_to_be_multiplied():

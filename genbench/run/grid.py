@@ -10,7 +10,13 @@ from genbench.defaults import DEFAULT_SEEDS, DEFAULT_TASKS
 from genbench.hashing import derive_seed
 from genbench.records.config import NOISE_FLOOR, DerivedSeeds, ModelConfig, RunConfig
 from genbench.registry import Registry, RegistryError
-from genbench.specs import ModelSpec, base_budget, canonical_budget, ladder_budget
+from genbench.specs import (
+    ModelSpec,
+    base_budget,
+    canonical_budget,
+    ladder_budget,
+    nested_value,
+)
 
 
 @dataclass(frozen=True)
@@ -172,7 +178,7 @@ def _on_ladder(registry: Registry, model: str, task: str) -> bool:
     if not spec.budgets:
         return True
     row = spec.hyperparameters("default", registry.task(task).modality)
-    return any(key in row for key in spec.ladder_keys)
+    return any(nested_value(row, key) is not None for key in spec.ladder_keys)
 
 
 def run_config(registry: Registry, cell: Cell) -> RunConfig:

@@ -56,6 +56,10 @@ CONDITIONAL_MODALITIES = ("image", "audio")
 (``image/mnist``, ``audio/digits``)."""
 CONDITIONING = {"label_dropout": 0.1, "guidance": 1.0}
 """The class-conditional rows' label dropout and plain-``sample`` guidance."""
+TWO_STAGE_LADDER = ("steps", "prior.steps")
+"""Ladder keys of the two-stage rows (VQ-VAE, latent diffusion): a rung
+``default-xK`` trains both the autoencoder and the prior on its codes or
+latents K times longer."""
 
 
 def restricted(
@@ -122,6 +126,7 @@ SPECS: tuple[ModelSpec, ...] = (
         modalities=MODALITIES,
         capabilities={"sample", "log_likelihood", "reconstruct"},
         budgets=VQVAE_BUDGETS,
+        ladder_keys=TWO_STAGE_LADDER,
         default_grid=False,
         description=(
             "VQ-VAE: codebook with straight-through estimator, commitment loss 0.25, "
@@ -188,6 +193,7 @@ SPECS: tuple[ModelSpec, ...] = (
         modalities=("image", "audio"),
         capabilities={"sample", "reconstruct"},
         budgets=LATENT_DIFFUSION_BUDGETS,
+        ladder_keys=TWO_STAGE_LADDER,
         options={"sampler": "ddpm"},
         default_grid=False,
         description=(
@@ -201,6 +207,7 @@ SPECS: tuple[ModelSpec, ...] = (
         modalities=("image", "audio"),
         capabilities={"sample", "reconstruct"},
         budgets=LATENT_DIFFUSION_BUDGETS,
+        ladder_keys=TWO_STAGE_LADDER,
         options={"sampler": "ddim"},
         trains_as="latent-diffusion-ddpm",
         default_grid=False,

@@ -193,6 +193,18 @@ def test_rows_leave_toy_tasks_out_and_share_one_training_configuration():
     assert build(ddpm, (8000,), 256, "audio", "default").latent_shape == (4, 250)
 
 
+@pytest.mark.parametrize("row", ["latent-diffusion-ddpm", "latent-diffusion-ddim", "vq-vae"])
+def test_a_ladder_rung_trains_both_stages_longer(row: str):
+    spec = SPECS_BY_NAME[row]
+    for modality in ("image", "audio"):
+        default = spec.hyperparameters("default", modality)
+        rung = spec.hyperparameters("default-x4", modality)
+        assert rung["steps"] == 4 * default["steps"]
+        assert rung["prior"]["steps"] == 4 * default["prior"]["steps"]
+        assert {**rung, "steps": default["steps"], "prior": default["prior"]} == default
+        assert {**rung["prior"], "steps": default["prior"]["steps"]} == default["prior"]
+
+
 # -- the hooks at the smoke budget ----------------------------------------------------------
 
 
