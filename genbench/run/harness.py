@@ -322,7 +322,7 @@ class _CellRun:
         self.intervals.update(task.extra_metric_intervals(samples))
         self.timings["metrics_s"] = time.perf_counter() - start
         real = task.reference(self.cell.eval_budget)
-        self.counts.update({"n_real": len(real), "n_train": len(task.load().train)})
+        self.counts.update({"n_real": len(real), "n_train": len(task.training_samples())})
         if "kid_subset_size" in self.metrics:
             self.counts["kid_subset_size"] = int(self.metrics.pop("kid_subset_size"))
         self.extractor = ExtractorInfo(

@@ -14,7 +14,7 @@ from genbench.features.cache import FeatureCache
 from genbench.metrics.engine import Reference, prepare_reference
 from genbench.tasks.base import Task
 
-REFERENCE_VERSION = "3"
+REFERENCE_VERSION = "4"
 """Bumped when the prepared-reference computation changes, so cached
 references from older code are not reused."""
 
@@ -28,7 +28,8 @@ def prepared_reference(
 ) -> Reference:
     """The prepared real side of ``task`` at ``budget``: kept in this
     process, else read from the on-disk cache, else computed from cached
-    features. Its key holds the task's content fingerprint, the
+    features. The training side is :meth:`Task.training_samples` (text:
+    snippets, not whole documents). Its key holds the task's content fingerprint, the
     extractor's weights hash and, off the CPU, the extractor's device kind
     (CPU keys are unchanged)."""
     real = task.reference(budget)
@@ -46,7 +47,7 @@ def prepared_reference(
 
         def prepare() -> dict[str, np.ndarray]:
             real_features = features.features(extractor, real)
-            train_features = features.features(extractor, task.load().train)
+            train_features = features.features(extractor, task.training_samples())
             return prepare_reference(real_features, train_features).to_arrays()
 
         if len(_PREPARED) >= PREPARED_REFERENCES_PER_PROCESS:

@@ -35,13 +35,15 @@ if TYPE_CHECKING:
 class TaskData:
     """A task's splits in its data format (see :mod:`genbench.hookspecs`).
 
-    ``train`` is what models fit on (and what memorisation is measured
-    against); ``test`` is the reference that samples are compared with and
-    likelihoods are scored on; ``holdout`` is real data in neither, drawn from
-    by the ``data`` baseline to show the metrics' noise floor (``None`` when a
-    task has none). ``*_labels`` are integer class labels where the data has
-    them (used to train the in-domain feature extractor, and by the ``data``
-    baseline to answer class-conditional calls), else ``None``.
+    ``train`` is what models fit on (and, through
+    :meth:`Task.training_samples`, what memorisation is measured against);
+    ``test`` is the reference that samples are compared with and likelihoods
+    are scored on; ``holdout`` is real data in neither, drawn from (through
+    :meth:`Task.holdout_samples`) by the ``data`` baseline to show the
+    metrics' noise floor (``None`` when a task has none). ``*_labels`` are
+    integer class labels where the data has them (used to train the
+    in-domain feature extractor, and by the ``data`` baseline to answer
+    class-conditional calls), else ``None``.
     ``holdout_labels`` is not part of :meth:`Task.fingerprint` (the holdout
     examples are), so adding it left every cache key unchanged.
     """
@@ -183,6 +185,21 @@ class Task(ABC):
         first ``eval_samples[budget]`` test examples (the split is already
         shuffled and stratified by :meth:`_load`)."""
         return _take(self.load().test, self.eval_samples[budget])
+
+    def training_samples(self) -> Any:
+        """The training split in the sample format (what :meth:`validate_samples`
+        returns): what memorisation, authenticity and the data-copying test
+        compare generated samples with, and what the ``memorizer`` baseline
+        returns. The default is the train split itself; text tasks cut their
+        training documents into sample-length snippets."""
+        return self.load().train
+
+    def holdout_samples(self) -> Any:
+        """The holdout split in the sample format, what the ``data`` baseline
+        returns (``None`` when the task has no holdout split). The default
+        is the holdout split itself; text tasks cut their held-out
+        documents into sample-length snippets."""
+        return self.load().holdout
 
     def likelihood_batch(self, budget: str) -> Any:
         """Test examples scored by ``log_likelihood``, in the format that hook

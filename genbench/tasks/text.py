@@ -6,10 +6,18 @@ samples are ``list[str]``.
 
 Generation protocol shared by every text model: a sample is the continuation
 of a ``prompt_tokens``-token prompt taken from a training document, exactly
-``sample_tokens`` tokens long, prompt excluded. The real side of the sample
-metrics is built the same way from the test split: non-overlapping windows of
-``prompt_tokens + sample_tokens`` tokens, of which the last ``sample_tokens``
-are the reference snippet.
+``sample_tokens`` tokens long, prompt excluded. Real text enters the sample
+metrics cut the same way, as snippets of ``sample_tokens`` tokens that each
+follow at least ``prompt_tokens`` tokens of their document
+(:meth:`TextTask.snippets`):
+
+- the reference: one snippet per non-overlapping window of
+  ``prompt_tokens + sample_tokens`` test tokens;
+- the training side of memorisation, authenticity and the data-copying test
+  (and the ``memorizer`` baseline's pool): consecutive snippets of the
+  training documents;
+- the ``data`` baseline's pool: consecutive snippets of the held-out
+  (validation) documents.
 """
 
 from __future__ import annotations
@@ -155,7 +163,7 @@ class TextTask(Task):
     def __init__(self) -> None:
         super().__init__()
         self._vocabulary: TextVocabulary | None = None
-        self._validation: list[torch.Tensor] = []
+        self._training_snippets: list[str] | None = None
         self._extractor: MiniLMFeatures | None = None
         self._reference_lm: KneserNeyLM | None = None
 
@@ -169,10 +177,10 @@ class TextTask(Task):
             self.unit, corpus.train + corpus.test + corpus.validation
         )
         self._vocabulary = vocabulary
-        self._validation = [vocabulary.encode(d) for d in corpus.validation]
         return TaskData(
             train=[vocabulary.encode(d) for d in corpus.train],
             test=[vocabulary.encode(d) for d in corpus.test],
+            holdout=[vocabulary.encode(d) for d in corpus.validation] or None,
         )
 
     @property
@@ -184,25 +192,53 @@ class TextTask(Task):
 
     @property
     def validation(self) -> list[torch.Tensor]:
-        """Validation documents (ids): in neither train nor test, for model
-        selection; empty when the corpus has no validation split."""
-        self.load()
-        return self._validation
+        """Validation documents (ids), the task's holdout split: in neither
+        train nor test; empty when the corpus has no validation split."""
+        return self.load().holdout or []
 
-    # -- real side of the sample metrics -------------------------------------
+    # -- real text in the sample format ----------------------------------------
+
+    def snippets(self, documents: Sequence[torch.Tensor], stride: int) -> list[str]:
+        """The decoded ``sample_tokens``-token pieces of ``documents`` that
+        start at tokens ``prompt_tokens``, ``prompt_tokens + stride``, ... of
+        each document (so each follows at least a prompt's worth of its
+        document, as a sample follows its prompt), in document order; a
+        document shorter than ``prompt_tokens + sample_tokens`` gives none.
+
+        Raises:
+            ValueError: ``stride`` is not positive.
+        """
+        if stride < 1:
+            raise ValueError(f"the snippet stride must be a positive token count, got {stride}")
+        return [
+            self.vocabulary.decode(doc[start : start + self.sample_tokens])
+            for doc in documents
+            for start in range(self.prompt_tokens, len(doc) - self.sample_tokens + 1, stride)
+        ]
 
     def reference_snippets(self) -> list[str]:
         """All reference snippets in a fixed shuffled order: the last
         ``sample_tokens`` tokens of each non-overlapping window of
         ``prompt_tokens + sample_tokens`` tokens in the test documents."""
         window = self.prompt_tokens + self.sample_tokens
-        snippets = [
-            self.vocabulary.decode(doc[start + self.prompt_tokens : start + window])
-            for doc in self.load().test
-            for start in range(0, len(doc) - window + 1, window)
-        ]
+        snippets = self.snippets(self.load().test, stride=window)
         order = np.random.default_rng(TASK_SEED).permutation(len(snippets))
         return [snippets[i] for i in order]
+
+    def training_samples(self) -> list[str]:
+        """Consecutive, non-overlapping training snippets
+        (:meth:`snippets` with stride ``sample_tokens``): any
+        ``sample_tokens``-token span of a training document shares at least
+        half its tokens with one of them. Cut once per task object."""
+        if self._training_snippets is None:
+            self._training_snippets = self.snippets(self.load().train, self.sample_tokens)
+        return self._training_snippets
+
+    def holdout_samples(self) -> list[str] | None:
+        """Consecutive, non-overlapping snippets of the held-out (validation)
+        documents, or ``None`` when the corpus has none."""
+        holdout = self.load().holdout
+        return None if holdout is None else self.snippets(holdout, self.sample_tokens)
 
     def reference(self, budget: str) -> list[str]:
         """The first ``eval_samples[budget]`` reference snippets."""
@@ -304,12 +340,16 @@ class PydocTask(TextTask):
     contains ``if``, ``while``...), so topics that share a paragraph of 80+
     characters form a group and a group is never split: the test split is
     whole groups, drawn in a seeded order until it holds 20 % of the
-    characters (groups larger than a quarter of the corpus stay in train).
+    characters; the holdout (validation) split is the groups drawn next,
+    until it holds 15 % (whole groups take it to 19.8 %, 708 held-out
+    snippets, enough for the ``data`` baseline's 500 at ``default``). Groups
+    larger than a quarter of the corpus stay in train, which keeps 60 %.
     """
 
     name = "text/pydoc"
     description = "Python help topics (pydoc_data), character level, split by topic group"
     test_fraction: ClassVar[float] = 0.2
+    holdout_fraction: ClassVar[float] = 0.15
 
     def _corpus(self) -> CorpusSplits:
         from pydoc_data.topics import topics
@@ -318,11 +358,16 @@ class PydocTask(TextTask):
         documents = [topics[k] for k in names]
         groups = shared_passage_groups(documents, min_chars=80, separator=r"\n\s*\n")
         sizes = [sum(len(documents[i]) for i in g) for g in groups]
-        (test,) = draw_groups(sizes, (self.test_fraction,), TASK_SEED)
-        test_set = {i for g in test for i in groups[g]}
+        test, holdout = draw_groups(sizes, (self.test_fraction, self.holdout_fraction), TASK_SEED)
+
+        def members(drawn: list[int]) -> list[int]:
+            return sorted(i for g in drawn for i in groups[g])
+
+        held_out = set(members(test) + members(holdout))
         return CorpusSplits(
-            train=[documents[i] for i in range(len(names)) if i not in test_set],
-            test=[documents[i] for i in sorted(test_set)],
+            train=[documents[i] for i in range(len(names)) if i not in held_out],
+            test=[documents[i] for i in members(test)],
+            validation=[documents[i] for i in members(holdout)],
         )
 
 

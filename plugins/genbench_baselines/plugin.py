@@ -23,7 +23,7 @@ _SPECS = (
     ModelSpec(
         name="data",
         family="baseline",
-        modalities=("image", "toy", "audio"),
+        modalities=("image", "toy", "audio", "text"),
         capabilities={"sample", "conditional_sample"},
         description="held-out real data (the metrics' noise floor)",
         noise_floor=True,
@@ -31,7 +31,7 @@ _SPECS = (
     ModelSpec(
         name="memorizer",
         family="baseline",
-        modalities=("image", "toy", "audio"),
+        modalities=("image", "toy", "audio", "text"),
         capabilities={"sample"},
         description="returns training examples (memorisation must flag it)",
         ladder_keys=(),
@@ -75,11 +75,12 @@ def fit(
         return None
     data = task.load()
     if spec.name == "data":
-        if data.holdout is None:
+        holdout = task.holdout_samples()
+        if holdout is None:
             raise ValueError(f"task {task.name!r} has no holdout split for the 'data' baseline")
-        return ResamplingModel(data.holdout, replace=False, labels=data.holdout_labels)
+        return ResamplingModel(holdout, replace=False, labels=data.holdout_labels)
     if spec.name == "memorizer":
-        return ResamplingModel(data.train, replace=True)
+        return ResamplingModel(task.training_samples(), replace=True)
     if spec.name == "uniform":
         return Uniform.fit(task)
     if task.levels is None:

@@ -5,6 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+Examples = torch.Tensor | list[str]
+"""Real examples in a task's sample format: a tensor with one example per
+row, or a list of text snippets."""
+
 
 class ResamplingModel:
     """Returns ``n`` examples drawn from a fixed set of real ones.
@@ -13,19 +17,25 @@ class ResamplingModel:
     set holds is an error, because repeated examples would understate the
     noise floor; with ``replace=True`` (memorizer) draws may repeat.
     ``labels`` (``(len(examples),)`` integer classes, or ``None``) lets
-    :meth:`sample_classes` answer class-conditional calls.
+    :meth:`sample_classes` answer class-conditional calls. Samples have the
+    type of ``examples``.
     """
 
     num_parameters = 0
 
     def __init__(
-        self, examples: torch.Tensor, *, replace: bool, labels: np.ndarray | None = None
+        self, examples: Examples, *, replace: bool, labels: np.ndarray | None = None
     ) -> None:
         self.examples = examples
         self.replace = replace
         self.labels = labels
 
-    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+    def _take(self, index: torch.Tensor) -> Examples:
+        if isinstance(self.examples, list):
+            return [self.examples[i] for i in index.tolist()]
+        return self.examples[index].clone()
+
+    def sample(self, n: int, generator: torch.Generator) -> Examples:
         count = len(self.examples)
         if self.replace:
             index = torch.randint(count, (n,), generator=generator)
@@ -35,9 +45,9 @@ class ResamplingModel:
                     f"asked for {n} samples but the holdout split has only {count} examples"
                 )
             index = torch.randperm(count, generator=generator)[:n]
-        return self.examples[index].clone()
+        return self._take(index)
 
-    def sample_classes(self, labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def sample_classes(self, labels: torch.Tensor, generator: torch.Generator) -> Examples:
         """Example ``i`` of the result is a stored example of class
         ``labels[i]``. Each class's examples are drawn in a seeded random
         order without replacement; a class asked for more often than it
@@ -61,4 +71,4 @@ class ResamplingModel:
                 )
             order = pool[torch.randperm(len(pool), generator=generator)]
             index[rows] = order[torch.arange(len(rows)) % len(pool)]
-        return self.examples[index].clone()
+        return self._take(index)

@@ -87,3 +87,42 @@ def test_ridge_is_chosen_on_held_out_training_data():
     assert chosen.scale.min().item() > 1e-2  # not the degenerate smallest ridge
     with pytest.raises(ValueError, match="ridges must name at least one candidate"):
         DiscretisedGaussian.fit_validated(images, levels=17, ridges=[])
+
+
+def test_text_baselines_sample_snippets_of_their_own_splits():
+    from genbench_baselines.plugin import _SPECS, fit, sample
+
+    from genbench.tasks.text import CorpusFileTask
+    from genbench.tasks.text_formats import CorpusSplits
+
+    task = CorpusFileTask(
+        "baselines",
+        lambda: CorpusSplits(
+            train=["abcdefghijklmnop"], test=["0123456789"], validation=["ABCDEFGHIJKLMNOP"]
+        ),
+    )
+    task.prompt_tokens, task.sample_tokens = 2, 4
+    specs = {spec.name: spec for spec in _SPECS}
+    assert {"text"} <= set(specs["data"].modalities) & set(specs["memorizer"].modalities)
+    data = fit(specs["data"], task, "smoke", 0, None)
+    held_out = sample(data, 3, 0)
+    assert sorted(held_out) == ["CDEF", "GHIJ", "KLMN"]  # all three, none twice
+    assert task.validate_samples(held_out, 3) is held_out
+    with pytest.raises(ValueError, match="asked for 4 samples but the holdout split has only 3"):
+        sample(data, 4, 0)
+    memorizer = fit(specs["memorizer"], task, "smoke", 0, None)
+    copied = sample(memorizer, 20, 1)
+    assert set(copied) <= {"cdef", "ghij", "klmn"} and len(copied) == 20
+    assert sample(memorizer, 20, 1) == copied  # seeded
+
+
+def test_the_data_baseline_needs_a_holdout_split():
+    from genbench_baselines.plugin import _SPECS, fit
+
+    from genbench.tasks.text import CorpusFileTask
+    from genbench.tasks.text_formats import CorpusSplits
+
+    task = CorpusFileTask("bare", lambda: CorpusSplits(train=["abcdef"], test=["abc"]))
+    data_spec = next(spec for spec in _SPECS if spec.name == "data")
+    with pytest.raises(ValueError, match="task 'text/bare' has no holdout split for the 'data'"):
+        fit(data_spec, task, "smoke", 0, None)

@@ -21,6 +21,7 @@ from genbench.tasks.shakespeare import (
     split_works,
 )
 from genbench.tasks.text import (
+    CorpusFileTask,
     Enwik8Task,
     PydocTask,
     Text8Task,
@@ -80,17 +81,32 @@ def pydoc() -> PydocTask:
 
 def test_pydoc_split_keeps_topics_sharing_paragraphs_together(pydoc):
     corpus = pydoc._corpus()
-    assert (len(corpus.train), len(corpus.test)) == (51, 28)
+    assert (len(corpus.train), len(corpus.test), len(corpus.validation)) == (36, 28, 15)
 
     def paragraphs(documents):
         return {
             p.strip() for d in documents for p in re.split(r"\n\s*\n", d) if len(p.strip()) >= 80
         }
 
-    assert not paragraphs(corpus.train) & paragraphs(corpus.test)
-    test_chars = sum(len(d) for d in corpus.test)
-    total = test_chars + sum(len(d) for d in corpus.train)
-    assert 0.2 <= test_chars / total < 0.25
+    train, test, holdout = (paragraphs(s) for s in (corpus.train, corpus.test, corpus.validation))
+    assert not train & test and not train & holdout and not test & holdout
+    chars = [sum(len(d) for d in s) for s in (corpus.train, corpus.test, corpus.validation)]
+    assert 0.2 <= chars[1] / sum(chars) < 0.25
+    assert 0.15 <= chars[2] / sum(chars) < 0.2
+
+
+def test_pydoc_holdout_and_training_snippets(pydoc):
+    data = pydoc.load()
+    assert data.holdout is not None and pydoc.validation is data.holdout
+    holdout = pydoc.holdout_samples()
+    assert len(holdout) == sum((len(d) - 32) // 128 for d in data.holdout) == 708
+    assert len(holdout) >= pydoc.eval_samples["default"]
+    training = pydoc.training_samples()
+    assert len(training) == sum((len(d) - 32) // 128 for d in data.train) == 2152
+    assert pydoc.training_samples() is training  # cut once
+    assert all(len(s) == 128 for s in holdout + training)
+    assert not set(holdout) & set(pydoc.reference_snippets())
+    assert not set(holdout) & set(training)
 
 
 def test_pydoc_reference_snippets_and_counts(pydoc):
@@ -113,7 +129,7 @@ def test_pydoc_kneser_ney_reference_bits_per_char(pydoc):
     model = KneserNeyLM.fit(data.train, pydoc.vocabulary.size, order=5)
     nats = sum(model.log_prob(d) for d in data.test)
     chars = sum(len(d) for d in data.test)
-    assert -nats / chars / np.log(2) == pytest.approx(1.8436, abs=1e-3)
+    assert -nats / chars / np.log(2) == pytest.approx(1.9205, abs=1e-3)
 
 
 def test_validate_samples_explains_every_violation(pydoc):
@@ -192,6 +208,30 @@ def test_wikitext_articles_start_at_top_level_headings(tmp_path: Path):
     task = WikiTextTask(tmp_path, unit="byte")
     assert task.name == "text/wikitext"
     assert task.dimension_counts(task.load().train[:1])["char"][0] == len(corpus.train[0])
+
+
+def test_snippets_follow_a_prompt_and_step_by_the_stride():
+    task = CorpusFileTask(
+        "snippets",
+        lambda: CorpusSplits(
+            train=["abcdefghij", "xyz"], test=["0123456789"], validation=["ABCDEFGHIJ"]
+        ),
+    )
+    task.prompt_tokens, task.sample_tokens = 2, 3
+    train = task.load().train
+    assert task.snippets(train, stride=3) == ["cde", "fgh"]  # "xyz" is too short
+    assert task.snippets(train, stride=2) == ["cde", "efg", "ghi"]
+    assert sorted(task.reference_snippets()) == ["234", "789"]  # windows of 5, last 3
+    assert task.training_samples() == ["cde", "fgh"]
+    assert task.holdout_samples() == ["CDE", "FGH"]
+    with pytest.raises(ValueError, match="snippet stride must be a positive token count, got 0"):
+        task.snippets(train, stride=0)
+
+
+def test_a_corpus_without_validation_has_no_holdout():
+    task = CorpusFileTask("bare", lambda: CorpusSplits(train=["abcdef"], test=["abc"]))
+    assert task.load().holdout is None
+    assert task.holdout_samples() is None and task.validation == []
 
 
 def test_corpus_needs_both_splits():
