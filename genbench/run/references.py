@@ -29,9 +29,9 @@ def prepared_reference(
     """The prepared real side of ``task`` at ``budget``: kept in this
     process, else read from the on-disk cache, else computed from cached
     features. The training side is :meth:`Task.training_samples` (text:
-    snippets, not whole documents). Its key holds the task's content fingerprint, the
-    extractor's weights hash and, off the CPU, the extractor's device kind
-    (CPU keys are unchanged)."""
+    snippets, not whole documents). Its key holds the task's content
+    fingerprint, the extractor's weights hash and, off the CPU, the
+    extractor's device kind (CPU keys are unchanged)."""
     real = task.reference(budget)
     device = () if extractor.device.type == "cpu" else (extractor.device.type,)
     key = (

@@ -18,7 +18,8 @@ from importlib.resources import files
 from pathlib import Path
 from typing import ClassVar
 
-from genbench.tasks.text import TASK_SEED, TextTask, draw_groups, shared_passage_groups
+from genbench.tasks.splits import split_by_shared_passages
+from genbench.tasks.text import TASK_SEED, TextTask
 from genbench.tasks.text_formats import CorpusSplits
 
 CHECKSUMS = "SHA256SUMS"
@@ -90,17 +91,18 @@ def split_works(
     validation until ``validation_fraction``; the rest train.
     """
     names = sorted(works)
-    texts = [works[n] for n in names]
-    groups = shared_passage_groups(texts, min_chars=SHARED_LINE_CHARS, separator=r"\n")
-    sizes = [sum(len(texts[i]) for i in g) for g in groups]
-    test, validation = draw_groups(sizes, (test_fraction, validation_fraction), TASK_SEED)
+    train, test, validation = split_by_shared_passages(
+        [works[n] for n in names],
+        min_chars=SHARED_LINE_CHARS,
+        separator=r"\n",
+        fractions=(test_fraction, validation_fraction),
+        seed=TASK_SEED,
+    )
 
-    def members(drawn: list[int]) -> list[str]:
-        return sorted(names[i] for g in drawn for i in groups[g])
+    def named(part: list[int]) -> list[str]:
+        return [names[i] for i in part]
 
-    held_out = set(members(test) + members(validation))
-    train = [n for n in names if n not in held_out]
-    return train, members(validation), members(test)
+    return named(train), named(validation), named(test)
 
 
 class ShakespeareTask(TextTask):

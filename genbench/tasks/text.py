@@ -22,7 +22,6 @@ follow at least ``prompt_tokens`` tokens of their document
 
 from __future__ import annotations
 
-import re
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -36,6 +35,7 @@ import torch
 from genbench.metrics.uncertainty import Interval
 from genbench.tasks.base import Task, TaskData
 from genbench.tasks.preview import save_text_snippets
+from genbench.tasks.splits import split_by_shared_passages
 from genbench.tasks.text_formats import (
     ENWIK8_SPLITS,
     CorpusSplits,
@@ -354,78 +354,19 @@ class PydocTask(TextTask):
     def _corpus(self) -> CorpusSplits:
         from pydoc_data.topics import topics
 
-        names = sorted(topics)
-        documents = [topics[k] for k in names]
-        groups = shared_passage_groups(documents, min_chars=80, separator=r"\n\s*\n")
-        sizes = [sum(len(documents[i]) for i in g) for g in groups]
-        test, holdout = draw_groups(sizes, (self.test_fraction, self.holdout_fraction), TASK_SEED)
-
-        def members(drawn: list[int]) -> list[int]:
-            return sorted(i for g in drawn for i in groups[g])
-
-        held_out = set(members(test) + members(holdout))
-        return CorpusSplits(
-            train=[documents[i] for i in range(len(names)) if i not in held_out],
-            test=[documents[i] for i in members(test)],
-            validation=[documents[i] for i in members(holdout)],
+        documents = [topics[k] for k in sorted(topics)]
+        train, test, holdout = split_by_shared_passages(
+            documents,
+            min_chars=80,
+            separator=r"\n\s*\n",
+            fractions=(self.test_fraction, self.holdout_fraction),
+            seed=TASK_SEED,
         )
-
-
-def shared_passage_groups(
-    documents: Sequence[str], min_chars: int, separator: str
-) -> list[list[int]]:
-    """Indices of ``documents`` grouped so that documents sharing a passage
-    (the pieces between matches of the regular expression ``separator``,
-    stripped, at least ``min_chars`` characters long) are in one group.
-    Groups are sorted lists, in the order of their first document."""
-    parent = list(range(len(documents)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    owner: dict[str, int] = {}
-    for i, document in enumerate(documents):
-        for passage in re.split(separator, document):
-            passage = passage.strip()
-            if len(passage) < min_chars:
-                continue
-            if passage in owner:
-                parent[root(i)] = root(owner[passage])
-            else:
-                owner[passage] = i
-    groups: dict[int, list[int]] = {}
-    for i in range(len(documents)):
-        groups.setdefault(root(i), []).append(i)
-    return sorted(groups.values())
-
-
-def draw_groups(sizes: Sequence[int], fractions: Sequence[float], seed: int) -> list[list[int]]:
-    """Held-out splits of whole groups, drawn in one seeded order.
-
-    Groups are visited in the order of a permutation seeded with ``seed``;
-    each visited group joins the first split that holds less than its
-    ``fractions[s]`` of the total size, until every split is full. Groups
-    larger than a quarter of the total are never held out.
-
-    Returns:
-        for each fraction, the indices of its groups (in drawing order).
-    """
-    total = sum(sizes)
-    splits: list[list[int]] = [[] for _ in fractions]
-    taken = [0] * len(fractions)
-    current = 0
-    for group in np.random.default_rng(seed).permutation(len(sizes)).tolist():
-        while current < len(fractions) and taken[current] >= fractions[current] * total:
-            current += 1
-        if current == len(fractions):
-            break
-        if sizes[group] <= total / 4:
-            splits[current].append(group)
-            taken[current] += sizes[group]
-    return splits
+        return CorpusSplits(
+            train=[documents[i] for i in train],
+            test=[documents[i] for i in test],
+            validation=[documents[i] for i in holdout],
+        )
 
 
 class CorpusFileTask(TextTask):
