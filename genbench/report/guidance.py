@@ -1,7 +1,8 @@
 """The leaderboard's guidance sweep: per model and guidance scale, the mean
-over seeds of the Fréchet distance, precision, recall and class accuracy
-of class-conditional samples (from the records' ``guidance`` points), as a
-Markdown section, a CSV and one quality–diversity plot."""
+over seeds of the Fréchet distance, precision, recall, classifier
+Inception Score and class accuracy of class-conditional samples (from the
+records' ``guidance`` points), as a Markdown section, a CSV and one
+quality–diversity plot."""
 
 from __future__ import annotations
 
@@ -25,6 +26,11 @@ GROUP = ("task", "model", "family", "budget", "noise_floor", "guidance")
 """One summary row per model, budget and guidance scale."""
 FRECHET = ("fid", "fad")
 """The names a task's Fréchet distance is recorded under."""
+INCEPTION = "inception_score_mean"
+"""The classifier Inception Score of a guidance point (records written
+before it was part of the sweep lack it)."""
+HEADERS = {INCEPTION: "IS", "class_accuracy": "class accuracy"}
+"""Column headings of the section's table that are not the metric's name."""
 
 
 def guidance_runs(records: Iterable[RunRecord]) -> pd.DataFrame:
@@ -57,9 +63,11 @@ def guidance_runs(records: Iterable[RunRecord]) -> pd.DataFrame:
 def guidance_metrics(runs: pd.DataFrame) -> list[str]:
     """The metrics shown, in order: the Fréchet distance with values in
     ``runs`` (a frame of several tasks carries the other tasks' column,
-    empty for this one), precision, recall, class accuracy."""
+    empty for this one), precision, recall, the Inception Score where
+    ``runs`` has values of it, class accuracy."""
     present = [name for name in FRECHET if name in runs and runs[name].notna().any()]
-    return [*present[:1], "precision", "recall", "class_accuracy"]
+    inception = [INCEPTION] if INCEPTION in runs and runs[INCEPTION].notna().any() else []
+    return [*present[:1], "precision", "recall", *inception, "class_accuracy"]
 
 
 def guidance_summary(runs: pd.DataFrame) -> pd.DataFrame:
@@ -95,7 +103,13 @@ def guidance_section(task: str, runs: pd.DataFrame, assets: Path, out: Path) -> 
     summary = guidance_summary(runs)
     summary.to_csv(csv_path, index=False, float_format="%.8g")
     metrics = guidance_metrics(runs)
-    plot = guidance_plot(summary, assets / "guidance.png", title=task, frechet=metrics[0])
+    plot = guidance_plot(
+        summary,
+        assets / "guidance.png",
+        title=task,
+        frechet=metrics[0],
+        inception=INCEPTION in metrics,
+    )
     scales = ", ".join(format_number(w) for w in sorted(summary["guidance"].unique()))
     return [
         "## Guidance sweep",
@@ -103,7 +117,8 @@ def guidance_section(task: str, runs: pd.DataFrame, assets: Path, out: Path) -> 
         "Class-conditional samples of the models that declare `conditional_sample`, at "
         f"classifier-free guidance scales w = {scales} (0: unconditional, 1: conditional, "
         "above 1: guided further). Each run asks for every class in turn with its own sample "
-        f"seed; `{escape(metrics[0])}`, precision and recall are computed as in the main "
+        f"seed; `{escape(metrics[0])}`, precision, recall and the classifier Inception "
+        "Score (IS) are computed as in the main "
         "table, and class accuracy is the share of samples the task's classifier assigns to "
         "the class asked for (Wilson interval within a run). Mean over seeds ± the half-width "
         "of its 95 % interval. The held-out `data` row returns real examples of each asked "
@@ -120,7 +135,7 @@ def guidance_section(task: str, runs: pd.DataFrame, assets: Path, out: Path) -> 
 
 
 def _table(summary: pd.DataFrame, metrics: list[str]) -> str:
-    header = ["model", "w", "seeds", *[escape(m).replace("_", " ") for m in metrics]]
+    header = ["model", "w", "seeds", *[HEADERS.get(m, escape(m)) for m in metrics]]
     rows = []
     for row in summary.itertuples(index=False):
         values = row._asdict()
@@ -131,15 +146,20 @@ def _table(summary: pd.DataFrame, metrics: list[str]) -> str:
     return table(rows, header)
 
 
-def guidance_plot(summary: pd.DataFrame, path: Path, *, title: str, frechet: str) -> Path:
-    """Two panels, one line per model through its guidance scales in order,
-    each point labelled with its ``w``: precision against recall, and the
-    Fréchet distance against class accuracy. The held-out data row (its
-    points coincide: it ignores ``w``) is drawn as a black cross with dotted
-    reference lines through its values. Returns ``path``."""
-    figure, panels = plt.subplots(1, 2, figsize=(11, 4.6), dpi=110)
-    colours = plt.get_cmap("tab10")
+def guidance_plot(
+    summary: pd.DataFrame, path: Path, *, title: str, frechet: str, inception: bool = False
+) -> Path:
+    """One line per model through its guidance scales in order, each point
+    labelled with its ``w``, in two panels (precision against recall, the
+    Fréchet distance against class accuracy) and, with ``inception``, a
+    third: the Fréchet distance against the Inception Score. The held-out
+    data row (its points coincide: it ignores ``w``) is drawn as a black
+    cross with dotted reference lines through its values. Returns ``path``."""
     pairs = (("recall", "precision"), ("class_accuracy", frechet))
+    if inception:
+        pairs += ((INCEPTION, frechet),)
+    figure, panels = plt.subplots(1, len(pairs), figsize=(5.5 * len(pairs), 4.6), dpi=110)
+    colours = plt.get_cmap("tab10")
     for index, (model, rows) in enumerate(summary.groupby("model", sort=True)):
         rows = rows.sort_values("guidance")
         floor = bool(rows["noise_floor"].iloc[0])
@@ -174,13 +194,15 @@ def guidance_plot(summary: pd.DataFrame, path: Path, *, title: str, frechet: str
                     textcoords="offset points",
                 )
     for axes, (x, y) in zip(panels, pairs, strict=True):
-        axes.set_xlabel(x.replace("_", " ") + " →")
+        axes.set_xlabel(HEADERS.get(x, x).replace("_", " ") + " →")
         axes.set_ylabel(y.replace("_", " ") + (" (lower is better)" if y == frechet else " →"))
         axes.grid(alpha=0.3)
     panels[0].set_xlim(-0.02, 1.02)
     panels[0].set_ylim(-0.02, 1.02)
     panels[0].set_title(f"{title}: precision vs recall by guidance", fontsize=10)
     panels[1].set_title(f"{title}: {frechet} vs class accuracy by guidance", fontsize=10)
+    if inception:
+        panels[2].set_title(f"{title}: {frechet} vs IS by guidance", fontsize=10)
     panels[1].legend(fontsize=7, loc="best")
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

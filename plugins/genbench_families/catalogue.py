@@ -12,9 +12,9 @@ space, whose rows leave toy tasks out). Rows whose cold cost would push
 grid (``default_grid=False``: ``genbench run --all-models`` or ``-m NAME``
 runs them; docs/families.md).
 
-The class-conditional rows (``diffusion-cfg``, ``flow-matching-cfg``)
-declare ``conditional_sample``, train on the task's labels with label
-dropout and sample with classifier-free guidance
+The class-conditional rows (``diffusion-cfg``, ``flow-matching-cfg``,
+``latent-diffusion-cfg``) declare ``conditional_sample``, train on the
+task's labels with label dropout and sample with classifier-free guidance
 (:mod:`genbench_families.conditioning`); they carry the budgets of their
 unconditional twins, so their training compute is the same, and train their
 own networks (no ``trains_as``).
@@ -85,6 +85,7 @@ ROW_ALGORITHMS: dict[str, type[GenerativeModel]] = {
     "vq-vae": VQVAE,
     "latent-diffusion-ddpm": LatentDiffusion,
     "latent-diffusion-ddim": LatentDiffusion,
+    "latent-diffusion-cfg": LatentDiffusion,
 }
 """Rows built by another algorithm than their family's."""
 
@@ -212,6 +213,21 @@ SPECS: tuple[ModelSpec, ...] = (
         trains_as="latent-diffusion-ddpm",
         default_grid=False,
         description="the latent-diffusion network sampled by DDIM; no likelihood",
+    ),
+    ModelSpec(
+        name="latent-diffusion-cfg",
+        family="diffusion",
+        modalities=CONDITIONAL_MODALITIES,
+        capabilities={"sample", "conditional_sample", "reconstruct"},
+        budgets=LATENT_DIFFUSION_BUDGETS,
+        ladder_keys=TWO_STAGE_LADDER,
+        options={"sampler": "ddim", **CONDITIONING},
+        default_grid=False,
+        description=(
+            "class-conditional latent diffusion: the latent-diffusion autoencoder (trained "
+            "without labels), a conditional latent denoiser (label dropout 0.1), DDIM with "
+            "classifier-free guidance"
+        ),
     ),
     ModelSpec(
         name="realnvp",

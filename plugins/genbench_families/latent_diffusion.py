@@ -29,6 +29,12 @@ on those scaled latents with the denoiser of :mod:`.nets.latent`. Sampling
 draws a latent with the row's sampler (``ddpm`` or ``ddim``), divides by the
 scale and decodes. Reconstruction decodes the posterior mean. There is no
 likelihood: the diffusion bound would be one on the latent, not on the data.
+
+Class-conditional latent diffusion (``num_classes``): the autoencoder is
+trained without labels, exactly as for the unconditional model; only the
+latent diffusion is conditional (label dropout and classifier-free
+guidance of :mod:`genbench_families.conditioning`), and conditional samples
+are decoded the same way.
 """
 
 from __future__ import annotations
@@ -119,9 +125,11 @@ class LatentDiffusion(GenerativeModel):
         sampler: ``"ddpm"`` or ``"ddim"``, the latent sampler.
         schedule: keyword arguments of the autoencoder's learning-rate
             :class:`~genbench_families.training.Schedule` (constant when ``None``).
+        num_classes, label_dropout, guidance: class conditioning of the
+            latent diffusion (see
+            :class:`~genbench_families.diffusion.Diffusion`); ``None``, 0
+            and 1 for an unconditional model.
     """
-
-    capabilities = frozenset({"sample", "reconstruct"})
 
     def __init__(
         self,
@@ -140,6 +148,9 @@ class LatentDiffusion(GenerativeModel):
         fold: int = 8,
         sampler: str = "ddpm",
         schedule: Mapping[str, Any] | None = None,
+        num_classes: int | None = None,
+        label_dropout: float = 0.0,
+        guidance: float = 1.0,
     ) -> None:
         super().__init__(space)
         if kl_weight < 0:
@@ -159,7 +170,19 @@ class LatentDiffusion(GenerativeModel):
             space.shape, latent_channels, width, stages, fold
         )
         self.diffusion = Diffusion(
-            DataSpace(self.latent_shape, None), latent_nets, sampler=sampler, **prior
+            DataSpace(self.latent_shape, None),
+            latent_nets,
+            sampler=sampler,
+            num_classes=num_classes,
+            label_dropout=label_dropout,
+            guidance=guidance,
+            **prior,
+        )
+        self.num_classes = self.diffusion.num_classes
+        self.capabilities = frozenset(
+            {"sample", "reconstruct"}
+            if num_classes is None
+            else {"sample", "conditional_sample", "reconstruct"}
         )
         self.register_buffer("latent_scale", torch.ones(()))
         self.mu = space.levels - 1 if isinstance(space, MuLawSpace) else None
@@ -209,10 +232,13 @@ class LatentDiffusion(GenerativeModel):
 
     # -- training ---------------------------------------------------------------
 
-    def fit(self, data: Tensor, generator: torch.Generator) -> list[float]:
+    def fit(
+        self, data: Tensor, generator: torch.Generator, labels: Tensor | None = None
+    ) -> list[float]:
         """Train the autoencoder, set :attr:`latent_scale` from the training
-        examples' posterior means, then train the latent diffusion; returns
-        both runs' losses per step."""
+        examples' posterior means, then train the latent diffusion (on the
+        examples' ``labels``, exactly when the model is conditional);
+        returns both runs' losses per step."""
         losses = train(
             lambda batch: self.autoencoder_loss(batch, generator),
             [*self.encoder.parameters(), *self.decoder.parameters()],
@@ -226,24 +252,37 @@ class LatentDiffusion(GenerativeModel):
         with torch.no_grad():
             means = in_chunks(lambda b: self.posterior(b)[0], data, size=_CHUNK)
             self.latent_scale.fill_(1.0 / float(means.double().std().clamp(min=1e-8)))
-        return losses + self.diffusion.fit(means * self.latent_scale, generator)
+        return losses + self.diffusion.fit(means * self.latent_scale, generator, labels)
 
     # -- hooks ------------------------------------------------------------------
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
-        """Decode ``n`` latents drawn by the row's sampler."""
-        z = self.diffusion.sample(n, generator) / self.latent_scale
-        return in_chunks(self.decode, z, size=_CHUNK)
+        """Decode ``n`` latents drawn by the row's sampler (a conditional
+        model's with uniformly drawn labels at the row's guidance)."""
+        return self._decoded(self.diffusion.sample(n, generator))
+
+    @torch.no_grad()
+    def sample_conditional(
+        self, labels: Tensor, guidance: float, generator: torch.Generator
+    ) -> Tensor:
+        """Decode one latent per label drawn at guidance scale ``guidance``
+        (see :meth:`~genbench_families.diffusion.Diffusion.sample_conditional`)."""
+        return self._decoded(self.diffusion.sample_conditional(labels, guidance, generator))
+
+    def _decoded(self, scaled: Tensor) -> Tensor:
+        """Model-space examples of scaled latents."""
+        return in_chunks(self.decode, scaled / self.latent_scale, size=_CHUNK)
 
     @torch.no_grad()
     def reconstruct(self, x: Tensor) -> Tensor:
         """Decode the posterior mean of each example."""
         return in_chunks(lambda b: self.decode(self.posterior(b)[0]), x, size=_CHUNK)
 
-    def nfe(self) -> int:
-        """The latent sampler's network evaluations and one decoder pass."""
-        return self.diffusion.nfe() + 1
+    def nfe(self, guidance: float | None = None) -> int:
+        """The latent sampler's network evaluations (at ``guidance`` for a
+        conditional model, default the row's) and one decoder pass."""
+        return self.diffusion.nfe(guidance) + 1
 
     def diagnostics(self, probe: Tensor) -> dict[str, float]:
         """``compression_factor`` (example dimensions over latent values),

@@ -114,9 +114,10 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
     """VAE (plus β-VAE, autoencoder and VQ-VAE variants), GAN (hinge and
     WGAN-GP rows), diffusion (DDPM and DDIM rows), RealNVP, MAF, PixelCNN
     and flow matching (Heun and 8-step Euler rows), each for image, toy and
-    audio tasks (the MAF for image and toy tasks only), and class-conditional
-    diffusion and flow matching with classifier-free guidance (image and
-    audio tasks)."""
+    audio tasks (the MAF for image and toy tasks only); latent diffusion
+    (DDPM and DDIM rows) and class-conditional diffusion, latent diffusion
+    and flow matching with classifier-free guidance (image and audio
+    tasks)."""
     for spec in SPECS:
         register(spec)
 

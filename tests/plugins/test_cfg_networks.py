@@ -1,8 +1,9 @@
-"""The class-conditional denoisers: the default (unconditional) image and
-audio networks are exactly what they were before conditioning existed
-(parameters, names, initial values, random draws and outputs pinned by
-checksums computed on main before the change), and the conditional ones
-start as their null-class network and refuse missing or unwanted labels."""
+"""The class-conditional denoisers (image, audio and both latent ones): the
+default (unconditional) image and audio networks are exactly what they
+were before conditioning existed (parameters, names, initial values,
+random draws and outputs pinned by checksums computed on main before the
+change), and the conditional ones start as their null-class network and
+refuse missing or unwanted labels."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ from types import ModuleType
 
 import pytest
 import torch
-from genbench_families.nets import audio, image
+from genbench_families.nets import audio, image, latent
 from genbench_families.nets.layers import LabelEmbedding
 from torch import nn
 
 IMAGE = (image, (1, 28, 28), 16)
 AUDIO = (audio, (1, 8000), 8)
+LATENT_IMAGE = (latent, (4, 7, 7), 8)
+LATENT_SEQUENCE = (latent, (4, 250), 8)
 
 PINNED = {
     "image": (
@@ -74,7 +77,15 @@ def test_default_networks_unchanged(name: str, case: tuple[ModuleType, tuple, in
     assert out.flatten()[[0, 100, 1000]].tolist() == pytest.approx(elements, rel=1e-4, abs=1e-6)
 
 
-@pytest.mark.parametrize("name,case", [("image", IMAGE), ("audio", AUDIO)])
+@pytest.mark.parametrize(
+    "name,case",
+    [
+        ("image", IMAGE),
+        ("audio", AUDIO),
+        ("latent-image", LATENT_IMAGE),
+        ("latent-sequence", LATENT_SEQUENCE),
+    ],
+)
 def test_conditional_network_adds_only_a_zero_label_table(
     name: str, case: tuple[ModuleType, tuple, int]
 ) -> None:

@@ -2,7 +2,9 @@
 the latent denoisers, the spectral loss, the latent scale, bad settings,
 determinism, and the sample/reconstruct hooks at the smoke budget on
 ``image/mnist`` and 1 s clips of the spoken-digit synthesiser (the DDIM row
-loading the DDPM row's checkpoint)."""
+loading the DDPM row's checkpoint); the class-conditional row (guidance,
+its network evaluations, the autoencoder it shares with its unconditional
+twin from one seed, sampling by label through the hook)."""
 
 from __future__ import annotations
 
@@ -15,8 +17,9 @@ from genbench_families.catalogue import SPECS_BY_NAME, build
 from genbench_families.latent_diffusion import LatentDiffusion, spectral_distance
 from genbench_families.nets import image, latent
 from genbench_families.space import DataSpace, MuLawSpace
-from test_families_support import fit_model
+from test_families_support import fit_model, perturb
 
+from genbench import Condition
 from genbench.tasks.audio import DigitsAudioTask
 from genbench.tasks.audio_synth import DigitSynthesisConfig
 from genbench.tasks.image import MnistTask
@@ -260,3 +263,118 @@ def test_same_seed_trains_the_same_model(tmp_path, audio_task):
     assert all(torch.equal(first[k], second[k]) for k in first)
     assert not all(torch.equal(first[k], other[k]) for k in first)
     assert torch.equal(plugin.sample(a, 2, 0), plugin.sample(b, 2, 0))
+
+
+# -- class-conditional latent diffusion ------------------------------------------------
+
+CONDITIONING = {"num_classes": 3, "label_dropout": 0.1, "guidance": 1.0}
+LABELS = torch.tensor([0, 1, 2, 1, 0, 2])
+
+
+def _conditional(shape: tuple[int, ...] = (1, 28, 28)) -> LatentDiffusion:
+    """A conditional model whose latent denoiser (label table included) is
+    perturbed, so every label and the guidance scale change its latents.
+    Width 16: at width 8 every GroupNorm group is one channel, which
+    cancels the per-channel time and label biases of the image U-Net."""
+    model = _model(
+        DataSpace(shape, 256), sampler="ddim", prior={**PRIOR, "width": 16}, **CONDITIONING
+    )
+    perturb(model.diffusion.net, 0.05, 1)
+    return model.eval()
+
+
+def _draw(model: LatentDiffusion, labels: torch.Tensor, w: float) -> torch.Tensor:
+    return model.sample_conditional(labels, w, torch.Generator().manual_seed(5))
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (1, 2000)])
+def test_conditional_samples_decode_the_guided_latents(shape):
+    model = _conditional(shape)
+    latents = model.diffusion.sample_conditional(LABELS, 2.0, torch.Generator().manual_seed(5))
+    expected = model.decode(latents / model.latent_scale)
+    assert torch.equal(_draw(model, LABELS, 2.0), expected)
+    assert model.capabilities == {"sample", "conditional_sample", "reconstruct"}
+    assert model.num_classes == 3
+
+
+def test_guidance_zero_ignores_the_labels_and_one_follows_them():
+    model = _conditional()
+    assert torch.equal(_draw(model, LABELS, 0.0), _draw(model, LABELS.flip(0), 0.0))
+
+    def latents(labels: torch.Tensor, w: float) -> torch.Tensor:
+        return model.diffusion.sample_conditional(labels, w, torch.Generator().manual_seed(5))
+
+    assert (latents(LABELS, 1.0) - latents(LABELS, 0.0)).abs().mean() > 1e-3
+    assert (latents(LABELS, 1.0) - latents(LABELS.flip(0), 1.0)).abs().mean() > 1e-3
+    assert torch.equal(_draw(model, LABELS, 1.0), _draw(model, LABELS, 1.0))
+
+
+def test_conditional_nfe_counts_both_branches_and_the_decoder():
+    model = _conditional()
+    steps = len(model.diffusion.ddim_sequence)
+    assert model.nfe() == model.nfe(0.0) == steps + 1
+    assert model.nfe(2.0) == 2 * steps + 1
+    unconditional = _model(DataSpace((1, 28, 28), 256), sampler="ddim")
+    assert unconditional.nfe() == steps + 1
+    assert unconditional.capabilities == {"sample", "reconstruct"}
+
+
+def test_an_unconditional_model_refuses_conditioning():
+    with pytest.raises(ValueError, match="label_dropout and guidance need a class-conditional"):
+        _model(DataSpace((1, 28, 28), 256), label_dropout=0.1)
+    with pytest.raises(ValueError, match="not class-conditional"):
+        _model(DataSpace((1, 28, 28), 256)).sample_conditional(
+            LABELS, 1.0, torch.Generator().manual_seed(0)
+        )
+
+
+def test_cfg_row_is_the_ddim_row_with_conditioning():
+    cfg, ddim = SPECS_BY_NAME["latent-diffusion-cfg"], SPECS_BY_NAME["latent-diffusion-ddim"]
+    assert cfg.budgets == ddim.budgets and cfg.ladder_keys == ddim.ladder_keys
+    assert cfg.family == "diffusion" and not cfg.trains_as and not cfg.default_grid
+    assert cfg.modalities == ("image", "audio")
+    assert cfg.capabilities == {"sample", "conditional_sample", "reconstruct"}
+    assert cfg.options == {**ddim.options, "label_dropout": 0.1, "guidance": 1.0}
+
+
+@pytest.fixture(scope="module")
+def conditional_fitted(audio_task, tmp_path_factory):
+    directory = tmp_path_factory.mktemp("conditional")
+    tasks = {"image": MnistTask(), "audio": audio_task}
+    return {
+        modality: fit_model("latent-diffusion-cfg", task, directory, seed=1)
+        for modality, task in tasks.items()
+    }
+
+
+@pytest.mark.parametrize("modality", ["image", "audio"])
+def test_labels_reach_only_the_latent_model(fitted, conditional_fitted, modality):
+    """Fitted from one seed, the conditional row's autoencoder is its
+    unconditional twin's bit for bit: labels reach only the latent
+    denoiser. (In a grid each row derives its fit seed from its own name,
+    so the committed rows' autoencoders are two draws of one recipe.)"""
+    twin = fitted[("latent-diffusion-ddpm", modality)].model
+    cfg = conditional_fitted[modality].model
+    for part in ("encoder", "decoder"):
+        ours, theirs = getattr(cfg, part).state_dict(), getattr(twin, part).state_dict()
+        assert all(torch.equal(ours[key], theirs[key]) for key in theirs), part
+    assert torch.equal(cfg.latent_scale, twin.latent_scale)
+    extra = set(cfg.state_dict()) - set(twin.state_dict())
+    assert extra == {"diffusion.net.labels.weight"}
+    assert cfg.diffusion.net.labels.weight.abs().sum() > 0  # the label table trained
+
+
+@pytest.mark.parametrize("modality", ["image", "audio"])
+def test_cfg_row_samples_by_label_through_the_hook(conditional_fitted, audio_task, modality):
+    model = conditional_fitted[modality]
+    labels = torch.arange(4, dtype=torch.int64)
+    drawn = plugin.sample(model, 4, 2, Condition(labels, 2.0))
+    task = MnistTask() if modality == "image" else audio_task
+    assert drawn.shape == (4, *task.example_shape)
+    assert drawn.dtype == (torch.uint8 if modality == "image" else torch.float32)
+    assert torch.equal(drawn, plugin.sample(model, 4, 2, Condition(labels, 2.0)))
+    assert not torch.equal(drawn, plugin.sample(model, 4, 2, Condition(labels, 0.0)))
+    assert plugin.sample(model, 4, 2).shape == drawn.shape
+    x = task.load().test[:3]
+    assert plugin.reconstruct(model, x).shape == x.shape
+    assert plugin.model_info(model)["nfe"] == model.model.nfe(1.0)

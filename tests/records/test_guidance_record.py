@@ -1,6 +1,6 @@
-"""The optional ``guidance`` field of a run record: committed records
-(which lack it) re-serialise byte for byte, and a record with a sweep
-round-trips."""
+"""The optional ``guidance`` field of a run record: committed records,
+with and without a sweep, re-serialise byte for byte, and a record with a
+sweep round-trips."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from genbench.records.record import GuidancePoint
 
 RESULTS = Path(__file__).resolve().parents[2] / "results"
 COMMITTED = sorted(RESULTS.rglob("*-seed0.json"))
+SWEPT = [RESULTS / "image/mnist/flow-matching-cfg/default-seed0.json"]
+"""A committed record with guidance points (each with an Inception Score)."""
 
 
 def _stored(record: RunRecord) -> str:
@@ -23,11 +25,18 @@ def _stored(record: RunRecord) -> str:
     return to_json(record.to_dict(), indent=2) + "\n"
 
 
-@pytest.mark.parametrize("path", COMMITTED[:: max(1, len(COMMITTED) // 12)], ids=str)
+@pytest.mark.parametrize("path", [*COMMITTED[:: max(1, len(COMMITTED) // 12)], *SWEPT], ids=str)
 def test_committed_records_reserialise_byte_identically(path):
     record = load_record(path)
-    assert record.guidance == ()
     assert _stored(record) == path.read_text()
+
+
+def test_a_committed_sweep_has_every_point_with_its_metrics():
+    record = load_record(SWEPT[0])
+    assert [point.guidance for point in record.guidance] == [0.0, 1.0, 2.0, 4.0]
+    expected = {"fid", "precision", "recall", "inception_score_mean", "class_accuracy"}
+    for point in record.guidance:
+        assert set(point.metrics) == set(point.intervals) == expected
 
 
 def _point(w: float) -> GuidancePoint:

@@ -49,6 +49,9 @@ def test_the_guidance_section_csv_and_plot_are_written(results, tmp_path):
     assert list(csv["seeds"]) == [1] * 4 + [2] * 4
     for column in ("fid", "precision", "recall", "class_accuracy", "class_accuracy_ci"):
         assert csv[column].notna().all(), column
+    for column in ("inception_score_mean", "inception_score_mean_ci"):
+        assert csv[column].notna().all(), column
+    assert "| model | w | seeds | fid | precision | recall | IS | class accuracy |" in page
     fake = csv[csv["model"] == "fake-cond"]
     assert fake["class_accuracy"].is_monotonic_increasing
     assert csv.loc[csv["model"] == "data", "class_accuracy"].nunique() == 1  # w is ignored
@@ -98,3 +101,20 @@ def test_each_task_shows_its_own_frechet_distance_when_tasks_share_a_frame():
     image = runs[runs["task"] == "image/mnist"]
     assert guidance_metrics(audio) == ["fad", "precision", "recall", "class_accuracy"]
     assert guidance_metrics(image) == ["fid", "precision", "recall", "class_accuracy"]
+
+
+def test_the_inception_score_is_shown_where_the_points_have_it():
+    runs = pd.DataFrame(
+        [
+            {"task": "image/mnist", "fid": 30.0, "inception_score_mean": 6.5},
+            {"task": "image/mnist", "fid": 31.0, "inception_score_mean": None},
+        ]
+    )
+    assert guidance_metrics(runs) == [
+        "fid",
+        "precision",
+        "recall",
+        "inception_score_mean",
+        "class_accuracy",
+    ]
+    assert "inception_score_mean" not in guidance_metrics(runs.iloc[1:])

@@ -23,6 +23,7 @@ LEFT_OUT = {
     "flow-matching-cfg",
     "latent-diffusion-ddpm",
     "latent-diffusion-ddim",
+    "latent-diffusion-cfg",
 }
 
 

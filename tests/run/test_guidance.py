@@ -15,6 +15,7 @@ import torch
 
 from genbench.defaults import GUIDANCE_SCALES
 from genbench.metrics.class_accuracy import class_accuracy, wilson_interval
+from genbench.metrics.inception_score import classifier_inception_score
 from genbench.plugins import get_plugin_manager
 from genbench.records import iter_records, load_record
 from genbench.registry import Registry, RegistryError
@@ -52,7 +53,13 @@ def test_conditional_model_records_one_point_per_scale(registry, tmp_path, cache
     record = load_record(report.written[0])
     assert [point.guidance for point in record.guidance] == list(GUIDANCE_SCALES)
     for point in record.guidance:
-        assert set(point.metrics) == {"fid", "precision", "recall", "class_accuracy"}
+        assert set(point.metrics) == {
+            "fid",
+            "precision",
+            "recall",
+            "inception_score_mean",
+            "class_accuracy",
+        }
         assert set(point.intervals) == set(point.metrics)
         for name, value in point.metrics.items():
             interval = point.intervals[name]
@@ -62,6 +69,9 @@ def test_conditional_model_records_one_point_per_scale(registry, tmp_path, cache
     # w = 0 ignores the label (about one class in ten); guidance pulls towards it.
     assert accuracy[0] < 0.3 and accuracy[-1] > 0.8
     assert accuracy == sorted(accuracy)
+    scores = [point.metrics["inception_score_mean"] for point in record.guidance]
+    assert all(1.0 <= score <= 10.0 for score in scores)  # 10 classes
+    assert "bootstrap" in record.guidance[0].intervals["inception_score_mean"].method
     assert record.timings["guidance_s"] > 0
     assert "Wilson" in record.guidance[0].intervals["class_accuracy"].method
     # The main row's metrics are untouched by the sweep.
@@ -84,6 +94,8 @@ def test_class_accuracy_of_real_examples_is_the_classifiers(registry, tmp_path, 
         _, probs = extractor.extract(images)
         expected = float((probs.argmax(axis=1) == labels.numpy()).mean())
         assert point.metrics["class_accuracy"] == expected
+        score, _ = classifier_inception_score(probs)
+        assert point.metrics["inception_score_mean"] == pytest.approx(score, rel=1e-12)
 
 
 def _fake_module():

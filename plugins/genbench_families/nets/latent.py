@@ -24,7 +24,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from genbench_families.nets.audio import Fold, ResBlock, Unfold
-from genbench_families.nets.layers import TimeEmbedding
+from genbench_families.nets.layers import LabelEmbedding, TimeEmbedding, with_labels
 from genbench_families.nets.unet import UNet
 
 DILATIONS = (1, 2, 4, 8, 16, 32)
@@ -125,9 +125,21 @@ class SequenceDenoiser(nn.Module):
     receptive field of about ``cycles · 138`` frames), each adding a
     projection of the sinusoidal time embedding (``4 · width`` features),
     and a zero-initialised output convolution, unfolded: a new network
-    predicts zeros."""
+    predicts zeros.
 
-    def __init__(self, shape: tuple[int, ...], width: int, cycles: int = 2) -> None:
+    With ``num_classes`` the network is class-conditional: a
+    :class:`~genbench_families.nets.layers.LabelEmbedding` (``num_classes + 1``
+    vectors, the last the null class) is added to the time embedding and
+    ``forward`` takes labels ``B``. Without it the network is built exactly
+    as before (same parameters, same initial draws)."""
+
+    def __init__(
+        self,
+        shape: tuple[int, ...],
+        width: int,
+        cycles: int = 2,
+        num_classes: int | None = None,
+    ) -> None:
         super().__init__()
         channels, length = shape
         pair = 2 if length % 2 == 0 and length >= 8 else 1
@@ -145,25 +157,27 @@ class SequenceDenoiser(nn.Module):
         self.act = nn.SiLU()
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
+        self.labels = LabelEmbedding(num_classes, time_dim) if num_classes is not None else None
 
-    def forward(self, z: Tensor, t: Tensor) -> Tensor:
-        emb = self.embed(t)
+    def forward(self, z: Tensor, t: Tensor, labels: Tensor | None = None) -> Tensor:
+        emb = with_labels(self.embed(t), self.labels, labels)
         h = self.stem(self.fold(z))
         for block in self.blocks:
             h = block(h, emb)
         return self.unfold(self.out(self.act(h)))
 
 
-def denoiser(shape: tuple[int, ...], width: int) -> nn.Module:
+def denoiser(shape: tuple[int, ...], width: int, num_classes: int | None = None) -> nn.Module:
     """The stage-2 network for latents of ``shape`` (see the module
     docstring); the factory :class:`~genbench_families.diffusion.Diffusion`
-    calls.
+    calls. With ``num_classes``, ``(z, t, labels) → B x *shape`` (labels in
+    ``0..num_classes``, the last the null class).
 
     Raises:
         ValueError: ``shape`` is neither ``C x H x W`` nor ``C x L``.
     """
     if len(shape) == 3:
-        return UNet(shape, width)
+        return UNet(shape, width, num_classes)
     if len(shape) == 2:
-        return SequenceDenoiser(shape, width)
+        return SequenceDenoiser(shape, width, num_classes=num_classes)
     raise ValueError(f"latent denoisers need latents (C, H, W) or (C, L), got shape {shape}")
