@@ -13,7 +13,7 @@ from record_factory import make_record as _record
 from genbench.records import record_path, write_record
 from genbench.records.jsonio import to_json
 from genbench.records.record import SampleStrip
-from genbench.report.leaderboard import build_leaderboards
+from genbench.report.leaderboard import best_model, build_leaderboards
 from genbench.report.markdown import escape, format_cell
 from genbench.tasks.preview import read_text_snippets, save_text_snippets
 
@@ -104,7 +104,25 @@ def test_csv_holds_means_and_stds(results, tmp_path):
 def test_index_links_every_task(results, tmp_path):
     build_leaderboards(results, tmp_path / "lb")
     index = (tmp_path / "lb" / "README.md").read_text()
-    assert "[toy/ring8](toy-ring8.md)" in index and "`data` (fid 0.5)" in index
+    assert "[toy/ring8](toy-ring8.md)" in index
+    # the best model row, not the held-out data above it, with its rank group
+    assert "| best model |" in index and "`good` (fid 2, rank 1–2)" in index
+    assert "`data` (fid" not in index
+
+
+def test_best_model_skips_baselines_and_needs_a_value():
+    rows = pd.DataFrame(
+        {
+            "task": ["toy/ring8"] * 3,
+            "model": ["data", "memorizer", "gan"],
+            "family": ["baseline", "baseline", "gan"],
+            "seeds": [1, 1, 1],
+            "fid": [0.5, 0.6, 9.0],
+        }
+    )
+    assert best_model(rows) == "`gan` (fid 9, rank 3)"
+    assert best_model(rows.iloc[:2]) == "–"
+    assert best_model(rows.assign(fid=[0.5, 0.6, None])) == "–"
 
 
 def test_regeneration_is_deterministic(results, tmp_path):
