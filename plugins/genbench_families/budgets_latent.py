@@ -1,9 +1,10 @@
 """Hyper-parameters of the latent diffusion rows (``latent-diffusion-ddpm``
 and ``latent-diffusion-ddim``, which share one trained model, and the
 class-conditional ``latent-diffusion-cfg``, which trains its own on the
-same budgets) per budget and modality, with the conventions of :mod:`genbench_families.budgets`:
-``smoke`` trains in a second or two, ``default`` in a few CPU minutes per
-task and seed, ``full`` is sized for one GPU and not measured. ``steps``,
+same budgets) per budget and modality, with the conventions of
+:mod:`genbench_families.budgets`: ``smoke`` trains in a second or two,
+``default`` in a few CPU minutes per task and seed, ``full`` is sized for
+one GPU and not measured. ``steps``,
 ``batch_size`` and ``lr`` train the autoencoder; ``prior`` holds the latent
 :class:`~genbench_families.diffusion.Diffusion`'s, trained after it (at
 ``full`` the latent model stops early on a held-out share of the latents,

@@ -178,14 +178,16 @@ class LatentDiffusion(GenerativeModel):
             guidance=guidance,
             **prior,
         )
-        self.num_classes = self.diffusion.num_classes
-        self.capabilities = frozenset(
-            {"sample", "reconstruct"}
-            if num_classes is None
-            else {"sample", "conditional_sample", "reconstruct"}
-        )
+        conditional = {"conditional_sample"} if self.num_classes is not None else set()
+        self.capabilities = frozenset({"sample", "reconstruct", *conditional})
         self.register_buffer("latent_scale", torch.ones(()))
         self.mu = space.levels - 1 if isinstance(space, MuLawSpace) else None
+
+    @property
+    def num_classes(self) -> int | None:
+        """Classes of the conditional latent diffusion; ``None`` when it is
+        unconditional."""
+        return self.diffusion.num_classes
 
     @property
     def latent_dims(self) -> int:
